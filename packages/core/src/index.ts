@@ -1,2 +1,16 @@
 export type * from './contracts.js';
 export * from './errors.js';
+export { createCache, WriteThroughCache } from './cache.js';
+export type { CacheEvents, DeleteOptions, ReadOptions, SetOptions } from './cache.js';
+export type { CacheErrorPolicy, CacheOptions, Validator } from './options.js';
+export type { DebugOptions, EngineGuard, PauseInfo, PausePoint } from './debug.js';
+export { classifyError } from './classify.js';
+export { resolveRetryOptions, withRetry } from './retry.js';
+export type { GiveUpInfo, RetryInfo, RetryOptions, RetryPolicy, WithRetryOptions } from './retry.js';
+export { jsonSerializer } from './serializer.js';
+export type { Serializer } from './serializer.js';
+export type { CacheStats, LatencySummary, TierStats } from './stats.js';
+export { memoryStore, MemoryStore } from './memory-store.js';
+export type { MemoryStoreGuard, MemoryStoreOptions } from './memory-store.js';
+export { memoryRecords, MemoryRecords } from './memory-records.js';
+export type { MemoryRecordsOptions } from './memory-records.js';

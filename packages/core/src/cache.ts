@@ -1,0 +1,1316 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { Batcher, type BatchRow } from './batcher.js';
+import { classifierOf } from './classify.js';
+import type {
+  BusState,
+  CacheStore,
+  ErrorClass,
+  InvalidationBus,
+  InvalidationMessage,
+  Lookup,
+  RecordRead,
+  RecordStore,
+  TierEntry,
+  Versioned,
+} from './contracts.js';
+import type { EngineGuard, PauseInfo, PausePoint } from './debug.js';
+import {
+  AbortedError,
+  CacheClosedError,
+  CacheTierError,
+  InvalidArgumentError,
+  RecordStoreError,
+  SizeLimitError,
+  ValidationError,
+  VersionConflictError,
+  WriteOutcomeUnknownError,
+  WriteThroughError,
+} from './errors.js';
+import { KeyLock } from './key-lock.js';
+import { memoryStore } from './memory-store.js';
+import {
+  type CacheErrorPolicy,
+  type CacheOptions,
+  checkKnownOptions,
+  checkNumber,
+  checkStore,
+  describe,
+  type Validator,
+} from './options.js';
+import { resolveRetryOptions, withRetry } from './retry.js';
+import { decode, deepFreeze, encode, jsonSerializer, type Serializer } from './serializer.js';
+import { type CacheStats, StatsRecorder } from './stats.js';
+import { Tier } from './tier.js';
+
+/** Options of a read. */
+export interface ReadOptions {
+  /** Stops waiting (the shared load goes on for other callers) and rejects with `AbortedError`. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of `set`. */
+export interface SetOptions extends ReadOptions {
+  /** Commit only if the key's current version in the database is this (0: only if it does not exist). */
+  readonly ifVersion?: number;
+  /** Time to live of this value in the tiers, overriding `ttlMs`. */
+  readonly ttlMs?: number;
+}
+
+/** Options of `delete`. */
+export interface DeleteOptions extends ReadOptions {
+  /** Delete only if the key's current version in the database is this. */
+  readonly ifVersion?: number;
+}
+
+/** Events a cache emits (listen with `cache.on(name, listener)`). */
+export interface CacheEvents {
+  hit: [{ key: string; tier: 'l1' | 'l2' }];
+  miss: [{ key: string }];
+  write: [{ key: string; version: number; op: 'set' | 'delete' }];
+  conflict: [{ key: string; error: VersionConflictError }];
+  retry: [{ key: string; attempt: number; delayMs: number; error: unknown }];
+  batch: [{ size: number }];
+  /** A tier call failed (the cache fell back) or a background task failed. */
+  error: [{ key?: string; tier?: 'l1' | 'l2'; op: string; error: unknown }];
+  repair: [{ key: string; tier: 'l1' | 'l2' }];
+  bus: [{ state: BusState }];
+}
+
+/** A value loaded by a read, with its serialized text when it is known. */
+interface Loaded<V> {
+  readonly found: boolean;
+  readonly value: V | undefined;
+  readonly version: number;
+  text?: string | undefined;
+}
+
+/** A value checked and encoded for a write. */
+interface Prepared<V> {
+  readonly value: V;
+  readonly text: string;
+  readonly frozen: V;
+}
+
+type WriteOp<V> =
+  | { readonly kind: 'set'; readonly p: Prepared<V>; readonly ifVersion: number | undefined }
+  | { readonly kind: 'delete'; readonly ifVersion: number | undefined };
+
+const NO_GUARDS: ReadonlySet<EngineGuard> = new Set();
+
+/**
+ * A write-through cache in front of a record store: writes go to the database first and then to
+ * the tiers through the verified protocol (write marks, fill leases, version floors); reads come
+ * from L1, then L2, then the database.
+ */
+export class WriteThroughCache<V> {
+  /** The cache's name. */
+  readonly name: string;
+  /** This instance's id on the bus. */
+  readonly instanceId: string;
+  readonly #records: RecordStore<V>;
+  readonly #classify: (error: unknown) => ErrorClass;
+  readonly #tiers: Tier[];
+  readonly #l1: Tier | undefined;
+  readonly #bus: InvalidationBus | undefined;
+  readonly #unsubscribe: (() => void) | undefined;
+  readonly #ownedStores: CacheStore<unknown>[] = [];
+  readonly #stats = new StatsRecorder();
+  readonly #events = new EventEmitter();
+  readonly #locks = new KeyLock();
+  readonly #flights = new Map<string, Promise<Loaded<V>>>();
+  readonly #batcher: Batcher<V> | undefined;
+  readonly #retry: ReturnType<typeof resolveRetryOptions>;
+  readonly #serializer: Serializer;
+  readonly #validate: ((value: unknown) => V) | undefined;
+  readonly #maxKeyBytes: number;
+  readonly #maxKeyChars: number;
+  readonly #maxValueBytes: number;
+  readonly #jitter: number;
+  readonly #markTtlMs: number;
+  readonly #leaseWaitAttempts: number;
+  readonly #leaseWaitDelayMs: number;
+  readonly #policy: CacheErrorPolicy;
+  readonly #maxRepairs: number;
+  readonly #repairIntervalMs: number;
+  readonly #freeze: boolean;
+  readonly #guards: ReadonlySet<EngineGuard>;
+  readonly #hooks: Partial<Record<PausePoint, (info: PauseInfo) => void | Promise<void>>> | undefined;
+  #repairTimer: NodeJS.Timeout | undefined;
+  #repairing = false;
+  #l1Bypassed = false;
+  #closed = false;
+  #tokenSeq = 0;
+  #sample = 0;
+  #listening = false;
+
+  constructor(options: CacheOptions<V>) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError(`createCache needs an options object, got ${describe(options)}`);
+    }
+    checkKnownOptions(options);
+    checkStore('records', options.records, ['get', 'getMany', 'set', 'setMany', 'delete']);
+    const name = options.name ?? 'default';
+    if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
+      throw new InvalidArgumentError(`name must be a non-empty string of at most 200 characters, got ${describe(name)}`);
+    }
+    this.name = name;
+    this.instanceId = options.instanceId ?? randomUUID();
+    this.#records = options.records;
+    this.#classify = classifierOf(options.records as RecordStore<unknown>);
+    const ttlMs = checkNumber('ttlMs', options.ttlMs ?? 300_000, { min: 1, max: Number.POSITIVE_INFINITY });
+    const shared = options.l2 !== undefined || options.bus !== undefined;
+    const l1TtlMs = checkNumber('l1TtlMs', options.l1TtlMs ?? (shared ? Math.min(ttlMs, 5_000) : ttlMs), {
+      min: 1,
+      max: Number.POSITIVE_INFINITY,
+    });
+    const absentTtlMs = checkNumber('absentTtlMs', options.absentTtlMs ?? Math.min(ttlMs, 60_000), {
+      min: 1,
+      max: Number.POSITIVE_INFINITY,
+    });
+    this.#jitter = checkNumber('ttlJitter', options.ttlJitter ?? 0.1, { min: 0, max: 1 });
+    const leaseTtlMs = checkNumber('leaseTtlMs', options.leaseTtlMs ?? 5_000, { min: 1, max: 3_600_000 });
+    this.#markTtlMs = checkNumber('markTtlMs', options.markTtlMs ?? 30_000, { min: 1, max: 86_400_000 });
+    const leaseWait = options.leaseWait ?? {};
+    this.#leaseWaitAttempts = checkNumber('leaseWait.attempts', leaseWait.attempts ?? 3, {
+      min: 0,
+      max: 100,
+      integer: true,
+    });
+    this.#leaseWaitDelayMs = checkNumber('leaseWait.delayMs', leaseWait.delayMs ?? 5, { min: 0, max: 60_000 });
+    this.#retry = resolveRetryOptions(options.retry);
+    this.#serializer = options.serializer ?? jsonSerializer;
+    checkStore('serializer', this.#serializer, ['serialize', 'deserialize']);
+    this.#validate = toValidator(options.validate);
+    this.#maxKeyBytes = checkNumber('maxKeyBytes', options.maxKeyBytes ?? 1024, { min: 1, integer: true });
+    this.#maxKeyChars = Math.floor(this.#maxKeyBytes / 3);
+    this.#maxValueBytes = checkNumber('maxValueBytes', options.maxValueBytes ?? 1_048_576, {
+      min: 1,
+      integer: true,
+    });
+    const policy = options.onCacheError ?? 'fallback';
+    if (policy !== 'fallback' && policy !== 'fail') {
+      throw new InvalidArgumentError(`onCacheError must be 'fallback' or 'fail', got ${describe(policy)}`);
+    }
+    this.#policy = policy;
+    const breakerFailures = checkNumber('breakerFailures', options.breakerFailures ?? 3, {
+      min: 1,
+      integer: true,
+    });
+    const breakerOpenMs = checkNumber('breakerOpenMs', options.breakerOpenMs ?? 1_000, { min: 0 });
+    this.#maxRepairs = checkNumber('maxRepairs', options.maxRepairs ?? 100_000, { min: 1, integer: true });
+    this.#repairIntervalMs = checkNumber('repairIntervalMs', options.repairIntervalMs ?? 1_000, { min: 1 });
+    this.#freeze = options.freezeValues ?? true;
+    this.#guards = new Set(options.debug?.unsafeDisable ?? NO_GUARDS);
+    this.#hooks = options.debug?.hooks;
+
+    const tierInit = { leaseTtlMs, breakerFailures, breakerOpenMs };
+    this.#tiers = [];
+    let l1Store = options.l1;
+    if (l1Store === undefined) {
+      l1Store = memoryStore({ maxEntries: 10_000 });
+      this.#ownedStores.push(l1Store);
+    }
+    if (l1Store !== false) {
+      checkStore('l1', l1Store, ['get', 'getMany', 'fill', 'beginWrite', 'commitWrite', 'abortWrite', 'invalidate']);
+      this.#l1 = new Tier({
+        name: 'l1',
+        store: l1Store,
+        stats: this.#stats.l1,
+        ttlMs: l1TtlMs,
+        absentTtlMs: Math.min(absentTtlMs, l1TtlMs),
+        ...tierInit,
+      });
+      this.#tiers.push(this.#l1);
+    }
+    if (options.l2 !== undefined) {
+      checkStore('l2', options.l2, ['get', 'getMany', 'fill', 'beginWrite', 'commitWrite', 'abortWrite', 'invalidate']);
+      this.#tiers.push(
+        new Tier({ name: 'l2', store: options.l2, stats: this.#stats.l2, ttlMs, absentTtlMs, ...tierInit }),
+      );
+    }
+    if (options.batch !== undefined && options.batch !== false) {
+      const maxSize = checkNumber('batch.maxSize', options.batch.maxSize ?? 64, { min: 1, max: 10_000, integer: true });
+      const maxWaitMs = checkNumber('batch.maxWaitMs', options.batch.maxWaitMs ?? 2, { min: 0, max: 10_000 });
+      this.#batcher = new Batcher<V>(maxSize, maxWaitMs, (rows) => this.#writeBatch(rows));
+    }
+    this.#events.on('newListener', () => {
+      this.#listening = true;
+    });
+    this.#bus = options.bus;
+    if (this.#bus !== undefined) {
+      checkStore('bus', this.#bus, ['publish', 'subscribe']);
+      this.#unsubscribe = this.#bus.subscribe(
+        (message) => this.#onBusMessage(message),
+        (state) => this.#onBusState(state),
+      );
+      if (!this.#bus.connected) this.#onBusState('disconnected');
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reads
+  // -------------------------------------------------------------------------------------------
+
+  /** The value of `key`, or `undefined` when the database has none. */
+  async get(key: string, options?: ReadOptions): Promise<V | undefined> {
+    if (this.#closed) throw new CacheClosedError('the cache is closed', { key });
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyChars) this.#checkKey(key);
+    this.#stats.reads++;
+    const l1 = this.#l1;
+    let look: Lookup<unknown> | undefined;
+    if (l1 !== undefined && !this.#l1Bypassed) {
+      if (l1.sync) {
+        look = l1.store.getSync!(key, l1.leaseOptions);
+        if (look.kind === 'hit') {
+          l1.stats.hits++;
+          if (this.#listening) this.#emit('hit', { key, tier: 'l1' });
+          const entry = look.entry;
+          return entry.kind === 'value' ? (entry.payload as V) : undefined;
+        }
+      }
+    }
+    return (await this.#slowRead(key, look, options)).value;
+  }
+
+  /** The value of `key` with its version, or `undefined` when the database has none. */
+  async getEntry(key: string, options?: ReadOptions): Promise<Versioned<V> | undefined> {
+    if (this.#closed) throw new CacheClosedError('the cache is closed', { key });
+    this.#checkKey(key);
+    this.#stats.reads++;
+    const l1 = this.#l1;
+    let look: Lookup<unknown> | undefined;
+    if (l1 !== undefined && !this.#l1Bypassed && l1.sync) {
+      look = l1.store.getSync!(key, l1.leaseOptions);
+      if (look.kind === 'hit') {
+        l1.stats.hits++;
+        if (this.#listening) this.#emit('hit', { key, tier: 'l1' });
+        const entry = look.entry;
+        return entry.kind === 'value' ? { value: entry.payload as V, version: entry.version } : undefined;
+      }
+    }
+    const loaded = await this.#slowRead(key, look, options);
+    return loaded.found ? { value: loaded.value as V, version: loaded.version } : undefined;
+  }
+
+  /** The values of the keys that exist, by key (one round trip per tier and one database call for the rest). */
+  async getMany(keys: readonly string[], options?: ReadOptions): Promise<Map<string, V>> {
+    const entries = await this.getManyEntries(keys, options);
+    const out = new Map<string, V>();
+    for (const [key, entry] of entries) out.set(key, entry.value);
+    return out;
+  }
+
+  /** `getMany` with versions. */
+  async getManyEntries(keys: readonly string[], options?: ReadOptions): Promise<Map<string, Versioned<V>>> {
+    if (this.#closed) throw new CacheClosedError('the cache is closed');
+    if (!Array.isArray(keys)) throw new InvalidArgumentError(`getMany needs an array of keys, got ${describe(keys)}`);
+    const unique = [...new Set(keys)];
+    for (const key of unique) this.#checkKey(key);
+    this.#stats.reads += unique.length;
+    const results = new Map<string, Promise<Loaded<V>> | Loaded<V>>();
+    const toLoad: { key: string; look: Lookup<unknown> | undefined }[] = [];
+    const l1 = this.#l1;
+    for (const key of unique) {
+      let look: Lookup<unknown> | undefined;
+      if (l1 !== undefined && !this.#l1Bypassed) {
+        try {
+          look = l1.sync ? l1.store.getSync!(key, l1.leaseOptions) : await l1.store.get(key, l1.leaseOptions);
+        } catch (error) {
+          this.#tierFailed(l1, error, key, 'get');
+          look = undefined;
+        }
+        if (look?.kind === 'hit') {
+          l1.stats.hits++;
+          results.set(key, this.#fromEntry(l1, key, look.entry));
+          continue;
+        }
+      }
+      const existing = this.#flights.get(key);
+      if (existing !== undefined && look?.kind !== 'lease') {
+        results.set(key, existing);
+        continue;
+      }
+      toLoad.push({ key, look });
+    }
+    if (toLoad.length > 0) {
+      const loads = this.#loadMany(toLoad);
+      for (const { key } of toLoad) results.set(key, loads.get(key)!);
+    }
+    const out = new Map<string, Versioned<V>>();
+    const settled = await raceSignal(Promise.all(results.values()), options?.signal);
+    let i = 0;
+    for (const key of results.keys()) {
+      const loaded = settled[i++]!;
+      if (loaded.found) out.set(key, { value: loaded.value as V, version: loaded.version });
+    }
+    const ordered = new Map<string, Versioned<V>>();
+    for (const key of unique) {
+      const entry = out.get(key);
+      if (entry !== undefined) ordered.set(key, entry);
+    }
+    return ordered;
+  }
+
+  /** Joins the key's load in flight, or starts one (single flight per key and process). */
+  #slowRead(key: string, look: Lookup<unknown> | undefined, options?: ReadOptions): Promise<Loaded<V>> {
+    const existing = this.#flights.get(key);
+    if (existing !== undefined && (look === undefined || look.kind !== 'lease')) {
+      return raceSignal(existing, options?.signal);
+    }
+    const flight = this.#flight(key, look);
+    this.#flights.set(key, flight);
+    const done = (): void => {
+      if (this.#flights.get(key) === flight) this.#flights.delete(key);
+    };
+    flight.then(done, done);
+    return raceSignal(flight, options?.signal);
+  }
+
+  async #flight(key: string, look: Lookup<unknown> | undefined): Promise<Loaded<V>> {
+    const start = performance.now();
+    let loaded: Loaded<V>;
+    if (look !== undefined) loaded = await this.#continue(0, key, look);
+    else loaded = await this.#readFrom(0, key);
+    StatsRecorder.record(this.#stats.readNs, (performance.now() - start) * 1e6);
+    return loaded;
+  }
+
+  /** Reads `key` from tier `i` down (tiers.length: the record store). */
+  async #readFrom(i: number, key: string): Promise<Loaded<V>> {
+    const tier = this.#tiers[i];
+    if (tier === undefined) return this.#readRecords(key);
+    if ((tier === this.#l1 && this.#l1Bypassed) || !tier.usableFor(key)) return this.#readFrom(i + 1, key);
+    let look: Lookup<unknown>;
+    try {
+      look = await tier.store.get(key, tier.leaseOptions);
+      tier.succeeded();
+    } catch (error) {
+      this.#tierFailed(tier, error, key, 'get');
+      return this.#readFrom(i + 1, key);
+    }
+    return this.#continue(i, key, look);
+  }
+
+  /** Goes on from tier `i`'s answer to `get` (the read path of the protocol). */
+  async #continue(i: number, key: string, look: Lookup<unknown>): Promise<Loaded<V>> {
+    const tier = this.#tiers[i]!;
+    switch (look.kind) {
+      case 'hit':
+        tier.stats.hits++;
+        if (this.#listening) this.#emit('hit', { key, tier: tier.name });
+        return this.#fromEntry(tier, key, look.entry);
+      case 'lease': {
+        tier.stats.misses++;
+        let loaded: Loaded<V>;
+        try {
+          loaded = await this.#readFrom(i + 1, key);
+        } catch (error) {
+          // Give the lease back so that other readers need not wait for it to expire.
+          await this.#tierStep(tier, key, 'invalidate', () => tier.store.invalidate(key, 0));
+          throw error;
+        }
+        await this.#fill(tier, key, look.token, loaded);
+        return loaded;
+      }
+      case 'writing': {
+        tier.stats.misses++;
+        const loaded = await this.#readFrom(i + 1, key);
+        await this.#report(tier, key, loaded.version);
+        return loaded;
+      }
+      case 'wait': {
+        tier.stats.misses++;
+        tier.stats.leaseWaits++;
+        let delay = this.#leaseWaitDelayMs;
+        for (let attempt = 0; attempt < this.#leaseWaitAttempts; attempt++) {
+          await sleep(delay);
+          delay *= 2;
+          let again: Lookup<unknown>;
+          try {
+            again = await tier.store.get(key, tier.leaseOptions);
+          } catch (error) {
+            this.#tierFailed(tier, error, key, 'get');
+            return this.#readFrom(i + 1, key);
+          }
+          if (again.kind !== 'wait') {
+            if (again.kind === 'hit') {
+              tier.stats.hits++;
+              return this.#fromEntry(tier, key, again.entry);
+            }
+            return this.#continue(i, key, again);
+          }
+        }
+        const loaded = await this.#readFrom(i + 1, key);
+        await this.#report(tier, key, loaded.version);
+        return loaded;
+      }
+    }
+  }
+
+  async #readRecords(key: string): Promise<Loaded<V>> {
+    this.#stats.recordReads++;
+    if (this.#listening) this.#emit('miss', { key });
+    let read: RecordRead<V>;
+    try {
+      read = await withRetry((_attempt, signal) => this.#records.get(key, signal ? { signal } : undefined), {
+        policy: this.#retry,
+        classify: this.#classify,
+        onRetry: (info) => this.#onRetry(key, info),
+      });
+    } catch (error) {
+      throw this.#wrapRecordError(error, key, 'read');
+    }
+    const loaded = this.#fromRecord(key, read);
+    if (this.#hooks?.afterRecordRead) await this.#pause('afterRecordRead', key, loaded.version);
+    return loaded;
+  }
+
+  /** Loads keys that missed L1, through L2 in one round trip and the database in one call. */
+  #loadMany(items: { key: string; look: Lookup<unknown> | undefined }[]): Map<string, Promise<Loaded<V>>> {
+    const deferreds = new Map<string, { promise: Promise<Loaded<V>>; resolve: (l: Loaded<V>) => void; reject: (e: unknown) => void }>();
+    for (const { key } of items) {
+      const d = deferred<Loaded<V>>();
+      deferreds.set(key, d);
+      this.#flights.set(key, d.promise);
+      const done = (): void => {
+        if (this.#flights.get(key) === d.promise) this.#flights.delete(key);
+      };
+      d.promise.then(done, done);
+    }
+    const run = async (): Promise<void> => {
+      const start = performance.now();
+      const l2 = this.#tiers.find((t) => t.name === 'l2');
+      const loaded = new Map<string, Loaded<V>>();
+      const l2Steps = new Map<string, Lookup<unknown>>();
+      const l2Keys = l2 === undefined ? [] : items.map((x) => x.key).filter((k) => l2.usableFor(k));
+      if (l2 !== undefined && l2Keys.length > 0) {
+        try {
+          const looks = await l2.store.getMany(l2Keys, l2.leaseOptions);
+          l2.succeeded();
+          l2Keys.forEach((key, j) => {
+            const look = looks[j]!;
+            if (look.kind === 'hit') {
+              l2.stats.hits++;
+              loaded.set(key, this.#fromEntry(l2, key, look.entry));
+            } else {
+              l2.stats.misses++;
+              if (look.kind === 'wait') l2.stats.leaseWaits++;
+              l2Steps.set(key, look);
+            }
+          });
+        } catch (error) {
+          this.#tierFailed(l2, error, '', 'getMany');
+        }
+      }
+      const fromDb = items.map((x) => x.key).filter((k) => !loaded.has(k));
+      if (fromDb.length > 0) {
+        this.#stats.recordReads += fromDb.length;
+        let reads: Map<string, RecordRead<V>>;
+        try {
+          reads = await withRetry(
+            (_attempt, signal) => this.#records.getMany(fromDb, signal ? { signal } : undefined),
+            { policy: this.#retry, classify: this.#classify, onRetry: (info) => this.#onRetry(fromDb[0]!, info) },
+          );
+        } catch (error) {
+          // Give back the leases these loads hold, then fail every waiting caller.
+          await Promise.all(
+            fromDb.map(async (key) => {
+              const look = l2Steps.get(key);
+              if (l2 !== undefined && look?.kind === 'lease') {
+                await this.#tierStep(l2, key, 'invalidate', () => l2.store.invalidate(key, 0));
+              }
+            }),
+          );
+          for (const { key, look } of items) {
+            if (this.#l1 !== undefined && look?.kind === 'lease') this.#l1.store.invalidate(key, 0).catch(() => {});
+          }
+          throw this.#wrapRecordError(error, fromDb[0]!, 'read');
+        }
+        for (const key of fromDb) {
+          loaded.set(key, this.#fromRecord(key, reads.get(key) ?? { found: false, version: 0 }));
+        }
+        if (l2 !== undefined) {
+          await Promise.all(
+            fromDb.map(async (key) => {
+              const look = l2Steps.get(key);
+              const value = loaded.get(key)!;
+              if (look?.kind === 'lease') await this.#fill(l2, key, look.token, value);
+              else if (look !== undefined) await this.#report(l2, key, value.version);
+            }),
+          );
+        }
+      }
+      const l1 = this.#l1;
+      await Promise.all(
+        items.map(async ({ key, look }) => {
+          const value = loaded.get(key)!;
+          if (l1 !== undefined && look !== undefined) {
+            if (look.kind === 'lease') await this.#fill(l1, key, look.token, value);
+            else await this.#report(l1, key, value.version);
+          }
+        }),
+      );
+      StatsRecorder.record(this.#stats.readNs, (performance.now() - start) * 1e6);
+      for (const [key, d] of deferreds) d.resolve(loaded.get(key)!);
+    };
+    run().catch((error) => {
+      for (const d of deferreds.values()) d.reject(error);
+    });
+    const out = new Map<string, Promise<Loaded<V>>>();
+    for (const [key, d] of deferreds) out.set(key, d.promise);
+    return out;
+  }
+
+  /** `fill` with the lease; when the fill cannot be encoded or is too large, reports instead. */
+  async #fill(tier: Tier, key: string, token: string, loaded: Loaded<V>): Promise<void> {
+    let entry: TierEntry<unknown>;
+    try {
+      entry = this.#toEntry(tier, key, loaded);
+    } catch {
+      await this.#report(tier, key, loaded.version);
+      await this.#tierStep(tier, key, 'invalidate', () => tier.store.invalidate(key, 0));
+      return;
+    }
+    const ttl = tier.ttl(!loaded.found, undefined, this.#jitter);
+    const installed = await this.#tierStep(tier, key, 'fill', () => tier.store.fill(key, token, entry, ttl));
+    if (installed === true) tier.stats.fills++;
+    else tier.stats.fillsRefused++;
+  }
+
+  /** Fix 2: a read returning a version it did not install raises the tier's floor to it first. */
+  async #report(tier: Tier, key: string, version: number): Promise<void> {
+    if (this.#guards.has('report')) return;
+    await this.#tierStep(tier, key, 'invalidate', () => tier.store.invalidate(key, version));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Writes
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Writes `value` to the database, then to the tiers; resolves with the commit version once the
+   * write is acknowledged. Throws `VersionConflictError` when `ifVersion` does not match,
+   * `WriteOutcomeUnknownError` when the database may or may not have committed.
+   */
+  async set(key: string, value: V, options?: SetOptions): Promise<{ version: number }> {
+    if (this.#closed) throw new CacheClosedError('the cache is closed', { key });
+    this.#checkKey(key);
+    const ifVersion = this.#checkIfVersion(options?.ifVersion, key);
+    const ttlMs = options?.ttlMs === undefined ? undefined : checkNumber('ttlMs', options.ttlMs, { min: 1 });
+    const p = this.#prepare(key, value);
+    checkSignal(options?.signal, key);
+    if (this.#batcher !== undefined && ifVersion === undefined && ttlMs === undefined) {
+      return raceSignal(this.#batcher.add(key, p), options?.signal);
+    }
+    const result = await this.#writeOne(key, { kind: 'set', p, ifVersion }, ttlMs, options?.signal);
+    return { version: result.version };
+  }
+
+  /** Deletes `key` in the database, then leaves a tombstone at the delete's version in the tiers. */
+  async delete(key: string, options?: DeleteOptions): Promise<{ deleted: boolean; version: number }> {
+    if (this.#closed) throw new CacheClosedError('the cache is closed', { key });
+    this.#checkKey(key);
+    const ifVersion = this.#checkIfVersion(options?.ifVersion, key);
+    checkSignal(options?.signal, key);
+    return this.#writeOne(key, { kind: 'delete', ifVersion }, undefined, options?.signal);
+  }
+
+  /**
+   * Writes many values in one database transaction (all or nothing); a key given twice keeps its
+   * last value. Resolves with each key's commit version.
+   */
+  async setMany(
+    entries: readonly { key: string; value: V }[] | ReadonlyMap<string, V>,
+    options?: ReadOptions,
+  ): Promise<Map<string, { version: number }>> {
+    if (this.#closed) throw new CacheClosedError('the cache is closed');
+    const list: { key: string; value: V }[] =
+      entries instanceof Map
+        ? [...entries].map(([key, value]) => ({ key, value }))
+        : Array.isArray(entries)
+          ? (entries as { key: string; value: V }[])
+          : (() => {
+              throw new InvalidArgumentError(`setMany needs an array of {key, value} or a Map, got ${describe(entries)}`);
+            })();
+    const rows = new Map<string, Prepared<V>>();
+    for (const item of list) {
+      if (item === null || typeof item !== 'object') {
+        throw new InvalidArgumentError(`setMany entries must be {key, value} objects, got ${describe(item)}`);
+      }
+      this.#checkKey(item.key);
+      rows.set(item.key, this.#prepare(item.key, item.value));
+    }
+    checkSignal(options?.signal);
+    if (rows.size === 0) return new Map();
+    const results = await this.#writeRows([...rows].map(([key, p]) => ({ key, p })), false, options?.signal);
+    const out = new Map<string, { version: number }>();
+    for (const [key, r] of results) {
+      if (r instanceof Error) throw r;
+      out.set(key, { version: r });
+    }
+    return out;
+  }
+
+  async #writeOne(
+    key: string,
+    op: WriteOp<V>,
+    ttlMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<{ deleted: boolean; version: number }> {
+    const start = performance.now();
+    const release = this.#guards.has('key-lock') ? noop : await this.#locks.acquire([key]);
+    try {
+      if (this.#closed) throw new CacheClosedError('the cache is closed', { key });
+      const token = this.#newToken();
+      this.#flights.delete(key);
+      if (this.#hooks?.beforeBegin) await this.#pause('beforeBegin', key);
+      const begun = this.#guards.has('write-marks') ? this.#tiers.map(() => false) : await this.#beginAll(key, token);
+      if (this.#hooks?.afterBegin) await this.#pause('afterBegin', key);
+      let version: number;
+      let deleted = true;
+      try {
+        const retryUnknownOutcome = op.ifVersion === undefined;
+        const writeOptions = (s: AbortSignal | undefined) => {
+          const o: { ifVersion?: number; signal?: AbortSignal } = {};
+          if (op.ifVersion !== undefined) o.ifVersion = op.ifVersion;
+          const sig = s ?? signal;
+          if (sig !== undefined) o.signal = sig;
+          return o;
+        };
+        if (op.kind === 'set') {
+          ({ version } = await withRetry((_a, s) => this.#records.set(key, op.p.value, writeOptions(s)), {
+            policy: this.#retry,
+            classify: this.#classify,
+            onRetry: (info) => this.#onRetry(key, info),
+            retryUnknownOutcome,
+            ...(signal ? { signal } : {}),
+          }));
+        } else {
+          ({ version, deleted } = await withRetry((_a, s) => this.#records.delete(key, writeOptions(s)), {
+            policy: this.#retry,
+            classify: this.#classify,
+            onRetry: (info) => this.#onRetry(key, info),
+            retryUnknownOutcome,
+            ...(signal ? { signal } : {}),
+          }));
+        }
+        checkVersion(version, key);
+      } catch (error) {
+        throw await this.#writeFailed(key, token, begun, error);
+      }
+      if (this.#hooks?.afterCommit) await this.#pause('afterCommit', key, version);
+      this.#flights.delete(key);
+      const entry: TierEntry<unknown> | undefined = op.kind === 'set' ? undefined : this.#absent(version);
+      await this.#commitAll(key, token, begun, version, op.kind === 'set' ? op.p : undefined, entry, ttlMs);
+      if (this.#hooks?.beforeAck) await this.#pause('beforeAck', key, version);
+      this.#publish(key, version);
+      this.#stats.writes++;
+      StatsRecorder.record(this.#stats.writeNs, (performance.now() - start) * 1e6);
+      if (this.#listening) this.#emit('write', { key, version, op: op.kind });
+      return { deleted, version };
+    } finally {
+      release();
+    }
+  }
+
+  /** The batcher's flush: one `setMany`, a poison row isolated by splitting. */
+  async #writeBatch(rows: BatchRow<V>[]): Promise<void> {
+    this.#stats.batches++;
+    this.#stats.batchedRows += rows.length;
+    StatsRecorder.record(this.#stats.batchRows, rows.length);
+    if (this.#listening) this.#emit('batch', { size: rows.length });
+    const results = await this.#writeRows(
+      rows.map((r) => ({ key: r.key, p: r.p })),
+      true,
+      undefined,
+    );
+    for (const row of rows) {
+      const r = results.get(row.key);
+      if (r === undefined) row.reject(new WriteThroughError('batch row lost', { key: row.key }));
+      else if (r instanceof Error) row.reject(r);
+      else row.resolve({ version: r });
+    }
+  }
+
+  /** Writes rows through the protocol with one `setMany`; returns each key's version or error. */
+  async #writeRows(
+    rows: { key: string; p: Prepared<V> }[],
+    split: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<Map<string, number | Error>> {
+    const start = performance.now();
+    const keys = rows.map((r) => r.key);
+    const release = this.#guards.has('key-lock') ? noop : await this.#locks.acquire(keys);
+    const results = new Map<string, number | Error>();
+    try {
+      if (this.#closed) {
+        for (const key of keys) results.set(key, new CacheClosedError('the cache is closed', { key }));
+        return results;
+      }
+      const tokens = new Map<string, string>();
+      const begun = new Map<string, boolean[]>();
+      await Promise.all(
+        rows.map(async ({ key }) => {
+          const token = this.#newToken();
+          tokens.set(key, token);
+          this.#flights.delete(key);
+          try {
+            begun.set(
+              key,
+              this.#guards.has('write-marks') ? this.#tiers.map(() => false) : await this.#beginAll(key, token),
+            );
+          } catch (error) {
+            results.set(key, error as Error);
+          }
+        }),
+      );
+      const ready = rows.filter((r) => !results.has(r.key));
+      const commitGroup = async (group: { key: string; p: Prepared<V> }[]): Promise<void> => {
+        let versions: Map<string, { version: number }>;
+        try {
+          versions = await withRetry(
+            (_a, s) =>
+              this.#records.setMany(
+                group.map((r) => ({ key: r.key, value: r.p.value })),
+                (s ?? signal) ? { signal: (s ?? signal)! } : undefined,
+              ),
+            {
+              policy: this.#retry,
+              classify: this.#classify,
+              onRetry: (info) => this.#onRetry(group[0]!.key, info),
+              retryUnknownOutcome: true,
+              ...(signal ? { signal } : {}),
+            },
+          );
+        } catch (error) {
+          const cls = this.#classify(error);
+          if (split && group.length > 1 && cls.outcome === 'failed' && !cls.retryable) {
+            const half = Math.ceil(group.length / 2);
+            await commitGroup(group.slice(0, half));
+            await commitGroup(group.slice(half));
+            return;
+          }
+          await Promise.all(
+            group.map(async ({ key }) => {
+              results.set(key, await this.#writeFailed(key, tokens.get(key)!, begun.get(key)!, error));
+            }),
+          );
+          return;
+        }
+        await Promise.all(
+          group.map(async ({ key, p }) => {
+            const version = versions.get(key)?.version;
+            try {
+              checkVersion(version, key);
+            } catch (error) {
+              results.set(key, await this.#writeFailed(key, tokens.get(key)!, begun.get(key)!, error));
+              return;
+            }
+            this.#flights.delete(key);
+            try {
+              await this.#commitAll(key, tokens.get(key)!, begun.get(key)!, version!, p, undefined, undefined);
+            } catch (error) {
+              results.set(key, error as Error);
+              return;
+            }
+            this.#publish(key, version!);
+            this.#stats.writes++;
+            if (this.#listening) this.#emit('write', { key, version: version!, op: 'set' });
+            results.set(key, version!);
+          }),
+        );
+      };
+      if (ready.length > 0) await commitGroup(ready);
+      StatsRecorder.record(this.#stats.writeNs, (performance.now() - start) * 1e6);
+      return results;
+    } finally {
+      release();
+    }
+  }
+
+  /** `beginWrite` on every tier; a tier that cannot be reached is recorded as not begun. */
+  async #beginAll(key: string, token: string): Promise<boolean[]> {
+    const begun: boolean[] = this.#tiers.map(() => false);
+    for (let i = 0; i < this.#tiers.length; i++) {
+      const tier = this.#tiers[i]!;
+      if ((tier === this.#l1 && this.#l1Bypassed) || !tier.available) {
+        if (this.#policy === 'fail' && tier !== this.#l1) {
+          await this.#abortAll(key, token, begun);
+          throw new CacheTierError(`the ${tier.name} tier is unavailable; the write was not sent`, tier.name, { key });
+        }
+        continue;
+      }
+      try {
+        await tier.store.beginWrite(key, token, this.#markTtlMs);
+        tier.succeeded();
+        begun[i] = true;
+      } catch (error) {
+        tier.failed();
+        this.#emitError(key, tier, 'beginWrite', error);
+        if (this.#policy === 'fail') {
+          await this.#abortAll(key, token, begun);
+          throw new CacheTierError(`beginWrite failed on the ${tier.name} tier; the write was not sent`, tier.name, {
+            key,
+            cause: error,
+          });
+        }
+      }
+    }
+    return begun;
+  }
+
+  /**
+   * After the commit: `commitWrite` on the tiers that began, from the bottom tier up, and
+   * `invalidate(version)` on those that did not; a tier that fails is queued for repair.
+   */
+  async #commitAll(
+    key: string,
+    token: string,
+    begun: boolean[],
+    version: number,
+    p: Prepared<V> | undefined,
+    absent: TierEntry<unknown> | undefined,
+    ttlMs: number | undefined,
+  ): Promise<void> {
+    let failure: unknown;
+    let failedTier: Tier | undefined;
+    for (let i = this.#tiers.length - 1; i >= 0; i--) {
+      const tier = this.#tiers[i]!;
+      const entry: TierEntry<unknown> =
+        absent ?? { kind: 'value', payload: tier.serialized ? p!.text : p!.frozen, version };
+      try {
+        if (begun[i]) {
+          await tier.store.commitWrite(key, token, entry, tier.ttl(entry.kind === 'absent', ttlMs, this.#jitter));
+        } else if (tier === this.#l1 && this.#l1Bypassed) {
+          continue;
+        } else {
+          await tier.store.invalidate(key, version);
+        }
+        tier.succeeded();
+      } catch (error) {
+        tier.failed();
+        this.#emitError(key, tier, begun[i] ? 'commitWrite' : 'invalidate', error);
+        tier.queueRepair(key, version, this.#maxRepairs);
+        this.#scheduleRepair();
+        failure ??= error;
+        failedTier ??= tier;
+      }
+    }
+    if (failure !== undefined && this.#policy === 'fail') {
+      throw new CacheTierError(
+        `the write committed at version ${version}, but the ${failedTier!.name} tier failed; the key is queued for repair`,
+        failedTier!.name,
+        { key, cause: failure },
+      );
+    }
+  }
+
+  async #abortAll(key: string, token: string, begun: boolean[]): Promise<void> {
+    for (let i = 0; i < this.#tiers.length; i++) {
+      if (!begun[i]) continue;
+      const tier = this.#tiers[i]!;
+      // A failed abort leaves this writer in the mark until it expires: reads go to the database meanwhile.
+      await this.#tierStep(tier, key, 'abortWrite', () => tier.store.abortWrite(key, token));
+    }
+  }
+
+  /** A write that did not commit (or may have): cleans the tiers and returns the error to throw. */
+  async #writeFailed(key: string, token: string, begun: boolean[], error: unknown): Promise<Error> {
+    this.#stats.writeFailures++;
+    // An abort during a retry's sleep carries the last try's error, which may be an unknown outcome.
+    const last = error instanceof AbortedError && error.cause instanceof WriteThroughError ? error.cause : error;
+    const cls = this.#classify(last);
+    if (cls.outcome === 'unknown' && !(last instanceof AbortedError) && !this.#guards.has('unknown-outcome')) {
+      this.#stats.unknownOutcomes++;
+      // The mark stays (this writer's token is not removed), so readers keep going to the database
+      // until it expires; every tier drops the key now, and other instances' L1 too.
+      for (const tier of this.#tiers) {
+        if (tier === this.#l1 && this.#l1Bypassed) continue;
+        try {
+          await tier.store.invalidate(key);
+          tier.succeeded();
+        } catch (cause) {
+          tier.failed();
+          this.#emitError(key, tier, 'invalidate', cause);
+          tier.queueRepair(key, 0, this.#maxRepairs);
+          this.#scheduleRepair();
+        }
+      }
+      this.#publish(key, 0);
+      return new WriteOutcomeUnknownError(
+        `the write of key ${JSON.stringify(key)} may or may not have committed (${(error as Error)?.message ?? error}); ` +
+          'the key was invalidated in every tier: read it to learn the outcome',
+        { key, cause: error },
+      );
+    }
+    await this.#abortAll(key, token, begun);
+    if (error instanceof VersionConflictError) {
+      this.#stats.conflicts++;
+      if (this.#listening) this.#emit('conflict', { key, error });
+      return error;
+    }
+    return this.#wrapRecordError(error, key, 'write');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Bus, repairs, helpers
+  // -------------------------------------------------------------------------------------------
+
+  #publish(key: string, version: number): void {
+    const bus = this.#bus;
+    if (bus === undefined) return;
+    bus.publish({ cache: this.name, key, version, origin: this.instanceId }).catch((error) => {
+      this.#emitError(key, undefined, 'publish', error);
+    });
+  }
+
+  #onBusMessage(message: InvalidationMessage): void {
+    if (message.cache !== this.name || message.origin === this.instanceId) return;
+    this.#stats.busMessages++;
+    const apply = (): void => {
+      const l1 = this.#l1;
+      this.#flights.delete(message.key);
+      if (l1 === undefined || this.#l1Bypassed) return;
+      if (message.key === '' && message.version === 0) {
+        this.#flights.clear();
+        l1.store.clear().catch((error) => this.#emitError(undefined, l1, 'clear', error));
+        return;
+      }
+      if (this.#guards.has('bus-floor')) {
+        const peeked = (l1.store as { inspect?: (k: string) => { entry?: unknown } }).inspect?.(message.key);
+        if (peeked?.entry !== undefined) l1.store.invalidate(message.key).catch(() => {});
+        return;
+      }
+      const done =
+        message.version === 0 ? l1.store.invalidate(message.key) : l1.store.invalidate(message.key, message.version);
+      done.catch((error) => this.#emitError(message.key, l1, 'invalidate', error));
+    };
+    if (this.#hooks?.beforeL1Apply) {
+      this.#pause('beforeL1Apply', message.key, message.version).then(apply, apply);
+    } else {
+      apply();
+    }
+  }
+
+  #onBusState(state: BusState): void {
+    const bypass = state === 'disconnected';
+    if (bypass) {
+      this.#stats.busDisconnects++;
+      this.#flights.clear();
+      const l1 = this.#l1;
+      // Messages may have been lost: nothing in L1 can be trusted, and fills begun before this
+      // moment lose their leases with the clear.
+      if (l1 !== undefined) l1.store.clear().catch((error) => this.#emitError(undefined, l1, 'clear', error));
+    }
+    this.#l1Bypassed = bypass;
+    if (this.#listening) this.#emit('bus', { state });
+  }
+
+  #scheduleRepair(): void {
+    if (this.#repairTimer !== undefined || this.#closed) return;
+    this.#repairTimer = setTimeout(() => {
+      this.#repairTimer = undefined;
+      this.#runRepairs().catch((error) => this.#emitError(undefined, undefined, 'repair', error));
+    }, this.#repairIntervalMs);
+    this.#repairTimer.unref?.();
+  }
+
+  /** Retries the queued invalidations of every tier; what still fails waits for the next round. */
+  async #runRepairs(): Promise<void> {
+    if (this.#repairing) return;
+    this.#repairing = true;
+    try {
+      for (const tier of this.#tiers) {
+        if (tier.needsClear) {
+          try {
+            await tier.store.clear();
+            tier.needsClear = false;
+            tier.succeeded();
+          } catch (error) {
+            tier.failed();
+            continue;
+          }
+        }
+        for (const [key, version] of [...tier.repairs]) {
+          try {
+            await (version === 0 ? tier.store.invalidate(key) : tier.store.invalidate(key, version));
+            tier.succeeded();
+            if (tier.repairs.get(key) === version) tier.repairs.delete(key);
+            if (this.#listening) this.#emit('repair', { key, tier: tier.name });
+          } catch (error) {
+            tier.failed();
+            break;
+          }
+        }
+      }
+    } finally {
+      this.#repairing = false;
+    }
+    if (this.#tiers.some((t) => t.repairs.size > 0 || t.needsClear)) this.#scheduleRepair();
+  }
+
+  /** Runs one tier step; a failure is counted, reported and (with `fallback`) swallowed. */
+  async #tierStep<T>(tier: Tier, key: string, op: string, step: () => Promise<T>): Promise<T | undefined> {
+    try {
+      const result = await step();
+      tier.succeeded();
+      return result;
+    } catch (error) {
+      this.#tierFailed(tier, error, key, op);
+      return undefined;
+    }
+  }
+
+  #tierFailed(tier: Tier, error: unknown, key: string, op: string): void {
+    tier.failed();
+    this.#emitError(key, tier, op, error);
+    if (this.#policy === 'fail') {
+      throw new CacheTierError(`${op} failed on the ${tier.name} tier`, tier.name, { key, cause: error });
+    }
+  }
+
+  #emitError(key: string | undefined, tier: Tier | undefined, op: string, error: unknown): void {
+    if (this.#events.listenerCount('error') === 0) return;
+    const info: { key?: string; tier?: 'l1' | 'l2'; op: string; error: unknown } = { op, error };
+    if (key !== undefined) info.key = key;
+    if (tier !== undefined) info.tier = tier.name;
+    this.#events.emit('error', info);
+  }
+
+  #onRetry(key: string, info: { attempt: number; delayMs: number; error: unknown }): void {
+    this.#stats.retries++;
+    if (this.#listening) this.#emit('retry', { key, ...info });
+  }
+
+  #emit<E extends keyof CacheEvents>(event: E, ...args: CacheEvents[E]): void {
+    this.#events.emit(event, ...args);
+  }
+
+  async #pause(point: PausePoint, key: string, version?: number): Promise<void> {
+    const hook = this.#hooks?.[point];
+    if (hook === undefined) return;
+    const info: PauseInfo = version === undefined ? { point, key } : { point, key, version };
+    await hook(info);
+  }
+
+  #newToken(): string {
+    return `${this.instanceId}:${++this.#tokenSeq}`;
+  }
+
+  #absent(version: number): TierEntry<unknown> {
+    // Without the version guard a cached absence would win over every later write's invalidation.
+    return { kind: 'absent', version: this.#guards.has('absence-version') ? Number.MAX_SAFE_INTEGER : version };
+  }
+
+  #toEntry(tier: Tier, key: string, loaded: Loaded<V>): TierEntry<unknown> {
+    if (!loaded.found) return this.#absent(loaded.version);
+    if (!tier.serialized) return { kind: 'value', payload: loaded.value, version: loaded.version };
+    loaded.text ??= encode(this.#serializer, key, loaded.value);
+    if (byteLength(loaded.text) > this.#maxValueBytes) {
+      throw new SizeLimitError('value too large to cache', byteLength(loaded.text), this.#maxValueBytes, { key });
+    }
+    return { kind: 'value', payload: loaded.text, version: loaded.version };
+  }
+
+  #fromEntry(tier: Tier, key: string, entry: TierEntry<unknown>): Loaded<V> {
+    if (entry.kind === 'absent') return { found: false, value: undefined, version: entry.version };
+    if (!tier.serialized) return { found: true, value: entry.payload as V, version: entry.version };
+    const text = entry.payload as string;
+    const value = decode(this.#serializer, key, text) as V;
+    return { found: true, value: this.#freeze ? deepFreeze(value) : value, version: entry.version, text };
+  }
+
+  #fromRecord(key: string, read: RecordRead<V>): Loaded<V> {
+    if (read === undefined || read === null || typeof read !== 'object' || typeof read.found !== 'boolean') {
+      throw new RecordStoreError(`the record store returned ${describe(read)} for key ${JSON.stringify(key)}`, { key });
+    }
+    checkVersion(read.version, key, true);
+    if (!read.found) return { found: false, value: undefined, version: read.version };
+    if (!this.#freeze) return { found: true, value: read.value, version: read.version };
+    // A private frozen copy: the record store's object is never frozen or shared.
+    const text = encode(this.#serializer, key, read.value);
+    const value = deepFreeze(decode(this.#serializer, key, text) as V);
+    return { found: true, value, version: read.version, text };
+  }
+
+  #prepare(key: string, value: V): Prepared<V> {
+    if (value === undefined) {
+      throw new InvalidArgumentError(`the value of key ${JSON.stringify(key)} is undefined; use delete() to remove a key`, {
+        key,
+      });
+    }
+    let checked: V = value;
+    if (this.#validate !== undefined) {
+      try {
+        checked = this.#validate(value);
+      } catch (cause) {
+        throw new ValidationError(
+          `the value of key ${JSON.stringify(key)} was refused by the validator: ${(cause as Error)?.message ?? cause}`,
+          { key, cause },
+        );
+      }
+      if (checked === undefined) {
+        throw new ValidationError(`the validator returned undefined for key ${JSON.stringify(key)}`, { key });
+      }
+    }
+    const text = encode(this.#serializer, key, checked);
+    const size = byteLength(text);
+    if (size > this.#maxValueBytes) {
+      throw new SizeLimitError(
+        `the value of key ${JSON.stringify(key)} is ${size} bytes serialized, over the limit of ${this.#maxValueBytes} (maxValueBytes)`,
+        size,
+        this.#maxValueBytes,
+        { key },
+      );
+    }
+    const frozen = this.#freeze ? deepFreeze(decode(this.#serializer, key, text) as V) : checked;
+    return { value: checked, text, frozen };
+  }
+
+  #checkKey(key: unknown): asserts key is string {
+    if (typeof key !== 'string') throw new InvalidArgumentError(`a key must be a string, got ${describe(key)}`);
+    if (key.length === 0) throw new InvalidArgumentError('a key must not be empty');
+    if (key.length > this.#maxKeyChars) {
+      const size = Buffer.byteLength(key, 'utf8');
+      if (size > this.#maxKeyBytes) {
+        throw new SizeLimitError(
+          `a key of ${size} bytes is over the limit of ${this.#maxKeyBytes} (maxKeyBytes)`,
+          size,
+          this.#maxKeyBytes,
+          { key: key.slice(0, 64) },
+        );
+      }
+    }
+  }
+
+  #checkIfVersion(ifVersion: unknown, key: string): number | undefined {
+    if (ifVersion === undefined) return undefined;
+    if (typeof ifVersion !== 'number' || !Number.isSafeInteger(ifVersion) || ifVersion < 0) {
+      throw new InvalidArgumentError(`ifVersion must be a non-negative integer, got ${describe(ifVersion)}`, { key });
+    }
+    return ifVersion;
+  }
+
+  #wrapRecordError(error: unknown, key: string, what: 'read' | 'write'): Error {
+    if (error instanceof WriteThroughError) return error;
+    const cls = this.#classify(error);
+    return new RecordStoreError(`the record store failed to ${what} key ${JSON.stringify(key)}: ${(error as Error)?.message ?? error}`, {
+      key,
+      cause: error,
+      retryable: cls.retryable,
+      outcome: cls.outcome,
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Stats, events, lifecycle
+  // -------------------------------------------------------------------------------------------
+
+  /** A snapshot of the counters and latency percentiles. */
+  stats(): CacheStats {
+    let pending = 0;
+    for (const tier of this.#tiers) pending += tier.repairs.size;
+    return this.#stats.snapshot(this.name, pending);
+  }
+
+  /** Zeroes the counters (for a benchmark or a demo phase). */
+  resetStats(): void {
+    this.#stats.reset();
+  }
+
+  /** Listens to an event. */
+  on<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): this {
+    this.#events.on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Stops listening. */
+  off<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): this {
+    this.#events.off(event, listener as (...args: unknown[]) => void);
+    this.#listening = this.#events.eventNames().length > 0;
+    return this;
+  }
+
+  /** Whether the bus is connected (always true without a bus). */
+  get l1Enabled(): boolean {
+    return this.#l1 !== undefined && !this.#l1Bypassed;
+  }
+
+  /** Flushes pending batches, stops background work and closes what the cache created. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#batcher?.flush();
+    this.#closed = true;
+    if (this.#repairTimer !== undefined) clearTimeout(this.#repairTimer);
+    this.#unsubscribe?.();
+    await Promise.all(this.#ownedStores.map((s) => s.close()));
+  }
+}
+
+/** Creates a write-through cache. Throws `InvalidArgumentError` for invalid options. */
+export function createCache<V>(options: CacheOptions<V>): WriteThroughCache<V> {
+  return new WriteThroughCache<V>(options);
+}
+
+function toValidator<V>(validate: Validator<V> | undefined): ((value: unknown) => V) | undefined {
+  if (validate === undefined) return undefined;
+  if (typeof validate === 'function') return validate;
+  if (validate !== null && typeof validate === 'object' && typeof validate.parse === 'function') {
+    return (value) => validate.parse(value);
+  }
+  throw new InvalidArgumentError(`validate must be a function or an object with parse(), got ${describe(validate)}`);
+}
+
+function checkVersion(version: unknown, key: string, allowZero = false): asserts version is number {
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < (allowZero ? 0 : 1)) {
+    throw new RecordStoreError(`the record store returned an invalid version ${describe(version)} for key ${JSON.stringify(key)}`, {
+      key,
+    });
+  }
+}
+
+function checkSignal(signal: AbortSignal | undefined, key?: string): void {
+  if (signal?.aborted) throw new AbortedError('the call was aborted before it started', { key, cause: signal.reason });
+}
+
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(new AbortedError('the call was aborted', { cause: signal.reason }));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortedError('the call was aborted', { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function byteLength(text: string): number {
+  return text.length < 256 ? (/^[\x00-\x7f]*$/.test(text) ? text.length : Buffer.byteLength(text)) : Buffer.byteLength(text);
+}
+
+function noop(): void {}
