@@ -14,3 +14,5 @@ export { memoryStore, MemoryStore } from './memory-store.js';
 export type { MemoryStoreGuard, MemoryStoreOptions } from './memory-store.js';
 export { memoryRecords, MemoryRecords } from './memory-records.js';
 export type { MemoryRecordsOptions } from './memory-records.js';
+export { memoryBus } from './memory-bus.js';
+export type { MemoryBusEndpoint, MemoryBusHub } from './memory-bus.js';
