@@ -8,6 +8,7 @@
 import { LRUCache } from 'lru-cache';
 import type { CacheStore, CacheStoreCapabilities, LeaseOptions, Lookup, TierEntry } from './contracts.js';
 import { CacheClosedError, InvalidArgumentError } from './errors.js';
+import { coarseNow } from './clock.js';
 import { Sieve } from './sieve.js';
 
 /**
@@ -34,16 +35,16 @@ export type MemoryStoreGuard =
 export interface MemoryStoreOptions {
   /** Most value entries held; SIEVE evicts beyond it. Default 10_000. */
   readonly maxEntries?: number;
-  /** Most fill leases held; the least recently used is dropped beyond it (safe). Default 100_000. */
+  /** Most fill leases held; the least recently used is dropped beyond it (safe). Default 10_000. */
   readonly maxLeases?: number;
-  /** Most write marks held; the least recently used is dropped beyond it (safe). Default 100_000. */
+  /** Most write marks held; the least recently used is dropped beyond it (safe). Default 10_000. */
   readonly maxMarks?: number;
   /**
    * The least time, ms, a mark lives after `invalidate(version)` or `commitWrite` raised its floor.
    * Keep it at least the lease TTL. Default 10_000.
    */
   readonly floorTtlMs?: number;
-  /** The clock, epoch ms (injectable for tests). Default `Date.now`. */
+  /** The clock, epoch ms (injectable for tests). Default: `Date.now`, read at most once per millisecond on the hit path. */
   readonly now?: () => number;
   /** Called with the key of each value SIEVE evicts for room (not on expiry, deletion or clear). */
   readonly onEvict?: (key: string) => void;
@@ -108,11 +109,11 @@ export class MemoryStore<P> implements CacheStore<P> {
   /** Creates an in-process cache tier (see `memoryStore`). */
   constructor(options: MemoryStoreOptions = {}) {
     const maxEntries = positiveInteger('maxEntries', options.maxEntries ?? 10_000);
-    const maxLeases = positiveInteger('maxLeases', options.maxLeases ?? 100_000);
-    const maxMarks = positiveInteger('maxMarks', options.maxMarks ?? 100_000);
+    const maxLeases = positiveInteger('maxLeases', options.maxLeases ?? 10_000);
+    const maxMarks = positiveInteger('maxMarks', options.maxMarks ?? 10_000);
     this.#floorTtlMs = positiveDuration('floorTtlMs', options.floorTtlMs ?? 10_000);
     const now = options.now ?? Date.now;
-    this.#now = now;
+    this.#now = options.now ?? coarseNow;
     const onEvict = options.onEvict;
     this.#values = new Sieve<Slot<P>>(maxEntries, onEvict ? { onEvict: (key) => onEvict(key) } : {});
     // lru-cache treats a start time of 0 as "no TTL", so its clock is shifted by 1 ms (durations
