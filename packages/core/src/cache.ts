@@ -142,7 +142,6 @@ export class WriteThroughCache<V> {
   #l1Bypassed = false;
   #closed = false;
   #tokenSeq = 0;
-  #sample = 0;
   #listening = false;
 
   constructor(options: CacheOptions<V>) {
@@ -153,7 +152,9 @@ export class WriteThroughCache<V> {
     checkStore('records', options.records, ['get', 'getMany', 'set', 'setMany', 'delete']);
     const name = options.name ?? 'default';
     if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
-      throw new InvalidArgumentError(`name must be a non-empty string of at most 200 characters, got ${describe(name)}`);
+      throw new InvalidArgumentError(
+        `name must be a non-empty string of at most 200 characters, got ${describe(name)}`,
+      );
     }
     this.name = name;
     this.instanceId = options.instanceId ?? randomUUID();
@@ -178,7 +179,10 @@ export class WriteThroughCache<V> {
       max: 100,
       integer: true,
     });
-    this.#leaseWaitDelayMs = checkNumber('leaseWait.delayMs', leaseWait.delayMs ?? 5, { min: 0, max: 60_000 });
+    this.#leaseWaitDelayMs = checkNumber('leaseWait.delayMs', leaseWait.delayMs ?? 5, {
+      min: 0,
+      max: 60_000,
+    });
     this.#retry = resolveRetryOptions(options.retry);
     this.#serializer = options.serializer ?? jsonSerializer;
     checkStore('serializer', this.#serializer, ['serialize', 'deserialize']);
@@ -213,7 +217,15 @@ export class WriteThroughCache<V> {
       this.#ownedStores.push(l1Store);
     }
     if (l1Store !== false) {
-      checkStore('l1', l1Store, ['get', 'getMany', 'fill', 'beginWrite', 'commitWrite', 'abortWrite', 'invalidate']);
+      checkStore('l1', l1Store, [
+        'get',
+        'getMany',
+        'fill',
+        'beginWrite',
+        'commitWrite',
+        'abortWrite',
+        'invalidate',
+      ]);
       this.#l1 = new Tier({
         name: 'l1',
         store: l1Store,
@@ -225,13 +237,25 @@ export class WriteThroughCache<V> {
       this.#tiers.push(this.#l1);
     }
     if (options.l2 !== undefined) {
-      checkStore('l2', options.l2, ['get', 'getMany', 'fill', 'beginWrite', 'commitWrite', 'abortWrite', 'invalidate']);
+      checkStore('l2', options.l2, [
+        'get',
+        'getMany',
+        'fill',
+        'beginWrite',
+        'commitWrite',
+        'abortWrite',
+        'invalidate',
+      ]);
       this.#tiers.push(
         new Tier({ name: 'l2', store: options.l2, stats: this.#stats.l2, ttlMs, absentTtlMs, ...tierInit }),
       );
     }
     if (options.batch !== undefined && options.batch !== false) {
-      const maxSize = checkNumber('batch.maxSize', options.batch.maxSize ?? 64, { min: 1, max: 10_000, integer: true });
+      const maxSize = checkNumber('batch.maxSize', options.batch.maxSize ?? 64, {
+        min: 1,
+        max: 10_000,
+        integer: true,
+      });
       const maxWaitMs = checkNumber('batch.maxWaitMs', options.batch.maxWaitMs ?? 2, { min: 0, max: 10_000 });
       this.#batcher = new Batcher<V>(maxSize, maxWaitMs, (rows) => this.#writeBatch(rows));
     }
@@ -277,7 +301,7 @@ export class WriteThroughCache<V> {
         return Promise.resolve(entry.kind === 'value' ? (entry.payload as V) : undefined);
       }
     }
-    return this.#slowRead(key, look, options).then(valueOf);
+    return this.#slowRead(key, look, options).then(valueOfLoaded);
   }
 
   /** The value of `key` with its version, or `undefined` when the database has none. */
@@ -311,7 +335,8 @@ export class WriteThroughCache<V> {
   /** `getMany` with versions. */
   async getManyEntries(keys: readonly string[], options?: ReadOptions): Promise<Map<string, Versioned<V>>> {
     if (this.#closed) throw new CacheClosedError('the cache is closed');
-    if (!Array.isArray(keys)) throw new InvalidArgumentError(`getMany needs an array of keys, got ${describe(keys)}`);
+    if (!Array.isArray(keys))
+      throw new InvalidArgumentError(`getMany needs an array of keys, got ${describe(keys)}`);
     const unique = [...new Set(keys)];
     for (const key of unique) this.#checkKey(key);
     this.#stats.reads += unique.length;
@@ -475,7 +500,10 @@ export class WriteThroughCache<V> {
 
   /** Loads keys that missed L1, through L2 in one round trip and the database in one call. */
   #loadMany(items: { key: string; look: Lookup<unknown> | undefined }[]): Map<string, Promise<Loaded<V>>> {
-    const deferreds = new Map<string, { promise: Promise<Loaded<V>>; resolve: (l: Loaded<V>) => void; reject: (e: unknown) => void }>();
+    const deferreds = new Map<
+      string,
+      { promise: Promise<Loaded<V>>; resolve: (l: Loaded<V>) => void; reject: (e: unknown) => void }
+    >();
     for (const { key } of items) {
       const d = deferred<Loaded<V>>();
       deferreds.set(key, d);
@@ -517,7 +545,11 @@ export class WriteThroughCache<V> {
         try {
           reads = await withRetry(
             (_attempt, signal) => this.#records.getMany(fromDb, signal ? { signal } : undefined),
-            { policy: this.#retry, classify: this.#classify, onRetry: (info) => this.#onRetry(fromDb[0]!, info) },
+            {
+              policy: this.#retry,
+              classify: this.#classify,
+              onRetry: (info) => this.#onRetry(fromDb[0]!, info),
+            },
           );
         } catch (error) {
           // Give back the leases these loads hold, then fail every waiting caller.
@@ -530,7 +562,8 @@ export class WriteThroughCache<V> {
             }),
           );
           for (const { key, look } of items) {
-            if (this.#l1 !== undefined && look?.kind === 'lease') this.#l1.store.invalidate(key, 0).catch(() => {});
+            if (this.#l1 !== undefined && look?.kind === 'lease')
+              this.#l1.store.invalidate(key, 0).catch(() => {});
           }
           throw this.#wrapRecordError(error, fromDb[0]!, 'read');
         }
@@ -638,7 +671,9 @@ export class WriteThroughCache<V> {
         : Array.isArray(entries)
           ? (entries as { key: string; value: V }[])
           : (() => {
-              throw new InvalidArgumentError(`setMany needs an array of {key, value} or a Map, got ${describe(entries)}`);
+              throw new InvalidArgumentError(
+                `setMany needs an array of {key, value} or a Map, got ${describe(entries)}`,
+              );
             })();
     const rows = new Map<string, Prepared<V>>();
     for (const item of list) {
@@ -650,7 +685,11 @@ export class WriteThroughCache<V> {
     }
     checkSignal(options?.signal);
     if (rows.size === 0) return new Map();
-    const results = await this.#writeRows([...rows].map(([key, p]) => ({ key, p })), false, options?.signal);
+    const results = await this.#writeRows(
+      [...rows].map(([key, p]) => ({ key, p })),
+      false,
+      options?.signal,
+    );
     const out = new Map<string, { version: number }>();
     for (const [key, r] of results) {
       if (r instanceof Error) throw r;
@@ -672,7 +711,9 @@ export class WriteThroughCache<V> {
       const token = this.#newToken();
       this.#flights.delete(key);
       if (this.#hooks?.beforeBegin) await this.#pause('beforeBegin', key);
-      const begun = this.#guards.has('write-marks') ? this.#tiers.map(() => false) : await this.#beginAll(key, token);
+      const begun = this.#guards.has('write-marks')
+        ? this.#tiers.map(() => false)
+        : await this.#beginAll(key, token);
       if (this.#hooks?.afterBegin) await this.#pause('afterBegin', key);
       let version: number;
       let deleted = true;
@@ -765,7 +806,9 @@ export class WriteThroughCache<V> {
           try {
             begun.set(
               key,
-              this.#guards.has('write-marks') ? this.#tiers.map(() => false) : await this.#beginAll(key, token),
+              this.#guards.has('write-marks')
+                ? this.#tiers.map(() => false)
+                : await this.#beginAll(key, token),
             );
           } catch (error) {
             results.set(key, error as Error);
@@ -816,7 +859,15 @@ export class WriteThroughCache<V> {
             }
             this.#flights.delete(key);
             try {
-              await this.#commitAll(key, tokens.get(key)!, begun.get(key)!, version!, p, undefined, undefined);
+              await this.#commitAll(
+                key,
+                tokens.get(key)!,
+                begun.get(key)!,
+                version!,
+                p,
+                undefined,
+                undefined,
+              );
             } catch (error) {
               results.set(key, error as Error);
               return;
@@ -844,7 +895,11 @@ export class WriteThroughCache<V> {
       if ((tier === this.#l1 && this.#l1Bypassed) || !tier.available) {
         if (this.#policy === 'fail' && tier !== this.#l1) {
           await this.#abortAll(key, token, begun);
-          throw new CacheTierError(`the ${tier.name} tier is unavailable; the write was not sent`, tier.name, { key });
+          throw new CacheTierError(
+            `the ${tier.name} tier is unavailable; the write was not sent`,
+            tier.name,
+            { key },
+          );
         }
         continue;
       }
@@ -857,10 +912,14 @@ export class WriteThroughCache<V> {
         this.#emitError(key, tier, 'beginWrite', error);
         if (this.#policy === 'fail') {
           await this.#abortAll(key, token, begun);
-          throw new CacheTierError(`beginWrite failed on the ${tier.name} tier; the write was not sent`, tier.name, {
-            key,
-            cause: error,
-          });
+          throw new CacheTierError(
+            `beginWrite failed on the ${tier.name} tier; the write was not sent`,
+            tier.name,
+            {
+              key,
+              cause: error,
+            },
+          );
         }
       }
     }
@@ -884,11 +943,19 @@ export class WriteThroughCache<V> {
     let failedTier: Tier | undefined;
     for (let i = this.#tiers.length - 1; i >= 0; i--) {
       const tier = this.#tiers[i]!;
-      const entry: TierEntry<unknown> =
-        absent ?? { kind: 'value', payload: tier.serialized ? p!.text : p!.frozen, version };
+      const entry: TierEntry<unknown> = absent ?? {
+        kind: 'value',
+        payload: tier.serialized ? p!.text : p!.frozen,
+        version,
+      };
       try {
         if (begun[i]) {
-          await tier.store.commitWrite(key, token, entry, tier.ttl(entry.kind === 'absent', ttlMs, this.#jitter));
+          await tier.store.commitWrite(
+            key,
+            token,
+            entry,
+            tier.ttl(entry.kind === 'absent', ttlMs, this.#jitter),
+          );
         } else if (tier === this.#l1 && this.#l1Bypassed) {
           continue;
         } else {
@@ -926,9 +993,14 @@ export class WriteThroughCache<V> {
   async #writeFailed(key: string, token: string, begun: boolean[], error: unknown): Promise<Error> {
     this.#stats.writeFailures++;
     // An abort during a retry's sleep carries the last try's error, which may be an unknown outcome.
-    const last = error instanceof AbortedError && error.cause instanceof WriteThroughError ? error.cause : error;
+    const last =
+      error instanceof AbortedError && error.cause instanceof WriteThroughError ? error.cause : error;
     const cls = this.#classify(last);
-    if (cls.outcome === 'unknown' && !(last instanceof AbortedError) && !this.#guards.has('unknown-outcome')) {
+    if (
+      cls.outcome === 'unknown' &&
+      !(last instanceof AbortedError) &&
+      !this.#guards.has('unknown-outcome')
+    ) {
       this.#stats.unknownOutcomes++;
       // The mark stays (this writer's token is not removed), so readers keep going to the database
       // until it expires; every tier drops the key now, and other instances' L1 too.
@@ -990,7 +1062,9 @@ export class WriteThroughCache<V> {
         return;
       }
       const done =
-        message.version === 0 ? l1.store.invalidate(message.key) : l1.store.invalidate(message.key, message.version);
+        message.version === 0
+          ? l1.store.invalidate(message.key)
+          : l1.store.invalidate(message.key, message.version);
       done.catch((error) => this.#emitError(message.key, l1, 'invalidate', error));
     };
     if (this.#hooks?.beforeL1Apply) {
@@ -1034,7 +1108,7 @@ export class WriteThroughCache<V> {
             await tier.store.clear();
             tier.needsClear = false;
             tier.succeeded();
-          } catch (error) {
+          } catch {
             tier.failed();
             continue;
           }
@@ -1045,7 +1119,7 @@ export class WriteThroughCache<V> {
             tier.succeeded();
             if (tier.repairs.get(key) === version) tier.repairs.delete(key);
             if (this.#listening) this.#emit('repair', { key, tier: tier.name });
-          } catch (error) {
+          } catch {
             tier.failed();
             break;
           }
@@ -1107,7 +1181,10 @@ export class WriteThroughCache<V> {
 
   #absent(version: number): TierEntry<unknown> {
     // Without the version guard a cached absence would win over every later write's invalidation.
-    return { kind: 'absent', version: this.#guards.has('absence-version') ? Number.MAX_SAFE_INTEGER : version };
+    return {
+      kind: 'absent',
+      version: this.#guards.has('absence-version') ? Number.MAX_SAFE_INTEGER : version,
+    };
   }
 
   #toEntry(tier: Tier, key: string, loaded: Loaded<V>): TierEntry<unknown> {
@@ -1115,7 +1192,9 @@ export class WriteThroughCache<V> {
     if (!tier.serialized) return { kind: 'value', payload: loaded.value, version: loaded.version };
     loaded.text ??= encode(this.#serializer, key, loaded.value);
     if (byteLength(loaded.text) > this.#maxValueBytes) {
-      throw new SizeLimitError('value too large to cache', byteLength(loaded.text), this.#maxValueBytes, { key });
+      throw new SizeLimitError('value too large to cache', byteLength(loaded.text), this.#maxValueBytes, {
+        key,
+      });
     }
     return { kind: 'value', payload: loaded.text, version: loaded.version };
   }
@@ -1130,7 +1209,10 @@ export class WriteThroughCache<V> {
 
   #fromRecord(key: string, read: RecordRead<V>): Loaded<V> {
     if (read === undefined || read === null || typeof read !== 'object' || typeof read.found !== 'boolean') {
-      throw new RecordStoreError(`the record store returned ${describe(read)} for key ${JSON.stringify(key)}`, { key });
+      throw new RecordStoreError(
+        `the record store returned ${describe(read)} for key ${JSON.stringify(key)}`,
+        { key },
+      );
     }
     checkVersion(read.version, key, true);
     if (!read.found) return { found: false, value: undefined, version: read.version };
@@ -1143,9 +1225,12 @@ export class WriteThroughCache<V> {
 
   #prepare(key: string, value: V): Prepared<V> {
     if (value === undefined) {
-      throw new InvalidArgumentError(`the value of key ${JSON.stringify(key)} is undefined; use delete() to remove a key`, {
-        key,
-      });
+      throw new InvalidArgumentError(
+        `the value of key ${JSON.stringify(key)} is undefined; use delete() to remove a key`,
+        {
+          key,
+        },
+      );
     }
     let checked: V = value;
     if (this.#validate !== undefined) {
@@ -1176,7 +1261,8 @@ export class WriteThroughCache<V> {
   }
 
   #checkKey(key: unknown): asserts key is string {
-    if (typeof key !== 'string') throw new InvalidArgumentError(`a key must be a string, got ${describe(key)}`);
+    if (typeof key !== 'string')
+      throw new InvalidArgumentError(`a key must be a string, got ${describe(key)}`);
     if (key.length === 0) throw new InvalidArgumentError('a key must not be empty');
     if (key.length > this.#maxKeyChars) {
       const size = Buffer.byteLength(key, 'utf8');
@@ -1194,7 +1280,9 @@ export class WriteThroughCache<V> {
   #checkIfVersion(ifVersion: unknown, key: string): number | undefined {
     if (ifVersion === undefined) return undefined;
     if (typeof ifVersion !== 'number' || !Number.isSafeInteger(ifVersion) || ifVersion < 0) {
-      throw new InvalidArgumentError(`ifVersion must be a non-negative integer, got ${describe(ifVersion)}`, { key });
+      throw new InvalidArgumentError(`ifVersion must be a non-negative integer, got ${describe(ifVersion)}`, {
+        key,
+      });
     }
     return ifVersion;
   }
@@ -1202,12 +1290,15 @@ export class WriteThroughCache<V> {
   #wrapRecordError(error: unknown, key: string, what: 'read' | 'write'): Error {
     if (error instanceof WriteThroughError) return error;
     const cls = this.#classify(error);
-    return new RecordStoreError(`the record store failed to ${what} key ${JSON.stringify(key)}: ${(error as Error)?.message ?? error}`, {
-      key,
-      cause: error,
-      retryable: cls.retryable,
-      outcome: cls.outcome,
-    });
+    return new RecordStoreError(
+      `the record store failed to ${what} key ${JSON.stringify(key)}: ${(error as Error)?.message ?? error}`,
+      {
+        key,
+        cause: error,
+        retryable: cls.retryable,
+        outcome: cls.outcome,
+      },
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1266,24 +1357,31 @@ function toValidator<V>(validate: Validator<V> | undefined): ((value: unknown) =
   if (validate !== null && typeof validate === 'object' && typeof validate.parse === 'function') {
     return (value) => validate.parse(value);
   }
-  throw new InvalidArgumentError(`validate must be a function or an object with parse(), got ${describe(validate)}`);
+  throw new InvalidArgumentError(
+    `validate must be a function or an object with parse(), got ${describe(validate)}`,
+  );
 }
 
 function checkVersion(version: unknown, key: string, allowZero = false): asserts version is number {
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < (allowZero ? 0 : 1)) {
-    throw new RecordStoreError(`the record store returned an invalid version ${describe(version)} for key ${JSON.stringify(key)}`, {
-      key,
-    });
+    throw new RecordStoreError(
+      `the record store returned an invalid version ${describe(version)} for key ${JSON.stringify(key)}`,
+      {
+        key,
+      },
+    );
   }
 }
 
 function checkSignal(signal: AbortSignal | undefined, key?: string): void {
-  if (signal?.aborted) throw new AbortedError('the call was aborted before it started', { key, cause: signal.reason });
+  if (signal?.aborted)
+    throw new AbortedError('the call was aborted before it started', { key, cause: signal.reason });
 }
 
 function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(new AbortedError('the call was aborted', { cause: signal.reason }));
+  if (signal.aborted)
+    return Promise.reject(new AbortedError('the call was aborted', { cause: signal.reason }));
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(new AbortedError('the call was aborted', { cause: signal.reason }));
     signal.addEventListener('abort', onAbort, { once: true });
@@ -1316,11 +1414,11 @@ function sleep(ms: number): Promise<void> {
 }
 
 function byteLength(text: string): number {
-  return text.length < 256 ? (/^[\x00-\x7f]*$/.test(text) ? text.length : Buffer.byteLength(text)) : Buffer.byteLength(text);
+  return Buffer.byteLength(text, 'utf8');
 }
 
 function noop(): void {}
 
-function valueOf<V>(loaded: Loaded<V>): V | undefined {
+function valueOfLoaded<V>(loaded: Loaded<V>): V | undefined {
   return loaded.value;
 }

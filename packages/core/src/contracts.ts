@@ -185,7 +185,10 @@ export interface InvalidationBus {
    * Receives messages and connection changes. `onState('disconnected')` must be called when
    * messages may have been lost (a lost connection, a gap in a publisher's sequence).
    */
-  subscribe(onMessage: (message: InvalidationMessage) => void, onState?: (state: BusState) => void): () => void;
+  subscribe(
+    onMessage: (message: InvalidationMessage) => void,
+    onState?: (state: BusState) => void,
+  ): () => void;
   /** True while messages are being received; when false, L1 is cleared and bypassed. */
   readonly connected: boolean;
   /** Releases what the bus opened. */

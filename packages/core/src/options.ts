@@ -73,7 +73,11 @@ export interface CacheOptions<V> {
 export function checkNumber(
   name: string,
   value: unknown,
-  { min = 0, max = Number.MAX_SAFE_INTEGER, integer = false }: { min?: number; max?: number; integer?: boolean } = {},
+  {
+    min = 0,
+    max = Number.MAX_SAFE_INTEGER,
+    integer = false,
+  }: { min?: number; max?: number; integer?: boolean } = {},
 ): number {
   if (typeof value !== 'number' || Number.isNaN(value)) {
     throw new InvalidArgumentError(`${name} must be a number, got ${describe(value)}`);
@@ -93,7 +97,8 @@ export function checkNumber(
 /** A short description of a value for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   if (typeof value === 'object') return `an object (${Object.prototype.toString.call(value)})`;
   return `${typeof value} ${String(value)}`;
 }
@@ -101,7 +106,9 @@ export function describe(value: unknown): string {
 /** Checks that `value` is a store with the named methods. */
 export function checkStore(name: string, value: unknown, methods: readonly string[]): void {
   if (value === null || typeof value !== 'object') {
-    throw new InvalidArgumentError(`${name} must be an object with ${methods.join(', ')}, got ${describe(value)}`);
+    throw new InvalidArgumentError(
+      `${name} must be an object with ${methods.join(', ')}, got ${describe(value)}`,
+    );
   }
   for (const m of methods) {
     if (typeof (value as Record<string, unknown>)[m] !== 'function') {

@@ -18,8 +18,20 @@ export interface CacheMetricsOptions {
   readonly prefix?: string;
 }
 
-type CounterField = 'reads' | 'hits' | 'misses' | 'recordReads' | 'writes' | 'writeFailures' | 'unknownOutcomes'
-  | 'conflicts' | 'retries' | 'batches' | 'batchedRows' | 'busMessages' | 'busDisconnects';
+type CounterField =
+  | 'reads'
+  | 'hits'
+  | 'misses'
+  | 'recordReads'
+  | 'writes'
+  | 'writeFailures'
+  | 'unknownOutcomes'
+  | 'conflicts'
+  | 'retries'
+  | 'batches'
+  | 'batchedRows'
+  | 'busMessages'
+  | 'busDisconnects';
 
 const COUNTERS: readonly [CounterField, string][] = [
   ['reads', 'Reads (per key) served by the cache'],
@@ -37,7 +49,15 @@ const COUNTERS: readonly [CounterField, string][] = [
   ['busDisconnects', 'Times the invalidation bus was lost (L1 cleared)'],
 ];
 
-const TIER_COUNTERS = ['hits', 'misses', 'fills', 'fillsRefused', 'leaseWaits', 'errors', 'evictions'] as const;
+const TIER_COUNTERS = [
+  'hits',
+  'misses',
+  'fills',
+  'fillsRefused',
+  'leaseWaits',
+  'errors',
+  'evictions',
+] as const;
 
 function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -122,6 +142,9 @@ export function cacheMetrics(caches: readonly StatsSource[], options: CacheMetri
 }
 
 /** The Prometheus text exposition of `caches` (for a `/metrics` handler). */
-export async function renderPrometheus(caches: readonly StatsSource[], options: CacheMetricsOptions = {}): Promise<string> {
+export async function renderPrometheus(
+  caches: readonly StatsSource[],
+  options: CacheMetricsOptions = {},
+): Promise<string> {
   return cacheMetrics(caches, options).metrics();
 }

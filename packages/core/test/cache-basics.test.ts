@@ -57,7 +57,6 @@ describe('createCache: write-through basics', () => {
 
   it('single-flight: concurrent misses of one key load it once', async () => {
     const records = memoryRecords<number>({ latencyMs: 5 });
-    await records.peekSet?.('x', 1);
     await records.set('x', 7);
     const cache = createCache({ records });
     const before = records.calls.get;

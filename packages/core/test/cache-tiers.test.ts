@@ -34,7 +34,13 @@ describe('a tier that fails', () => {
     const records = memoryRecords<string>();
     const l2 = flakyTier();
     const errors: string[] = [];
-    const cache = createCache({ records, l1: false, l2: l2.store, repairIntervalMs: 5, breakerFailures: 100 });
+    const cache = createCache({
+      records,
+      l1: false,
+      l2: l2.store,
+      repairIntervalMs: 5,
+      breakerFailures: 100,
+    });
     cache.on('error', (e) => errors.push(e.op));
     await cache.set('k', 'old');
     expect(await cache.get('k')).toBe('old');
@@ -46,7 +52,8 @@ describe('a tier that fails', () => {
     // While the repair is pending this instance reads the key from the database.
     expect(await cache.get('k')).toBe('new');
     l2.state.down = false;
-    for (let i = 0; i < 100 && cache.stats().pendingRepairs > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 100 && cache.stats().pendingRepairs > 0; i++)
+      await new Promise((r) => setTimeout(r, 5));
     expect(cache.stats().pendingRepairs).toBe(0);
     expect(await cache.get('k')).toBe('new');
     expect(errors).toContain('beginWrite');
@@ -62,7 +69,8 @@ describe('a tier that fails', () => {
     l2.state.down = true;
     await cache.set('k', 'new');
     l2.state.down = false;
-    for (let i = 0; i < 100 && cache.stats().pendingRepairs > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 100 && cache.stats().pendingRepairs > 0; i++)
+      await new Promise((r) => setTimeout(r, 5));
     expect(await other.get('k')).toBe('new');
   });
 
@@ -80,7 +88,13 @@ describe('a tier that fails', () => {
     const records = memoryRecords<string>();
     await records.set('k', 'v');
     const l2 = flakyTier();
-    const cache = createCache({ records, l1: false, l2: l2.store, breakerFailures: 2, breakerOpenMs: 60_000 });
+    const cache = createCache({
+      records,
+      l1: false,
+      l2: l2.store,
+      breakerFailures: 2,
+      breakerOpenMs: 60_000,
+    });
     l2.state.down = true;
     for (let i = 0; i < 5; i++) expect(await cache.get('k')).toBe('v');
     expect(l2.state.calls).toBe(2);
@@ -101,7 +115,8 @@ describe('a tier that fails', () => {
     l2.state.down = true;
     for (let i = 0; i < 4; i++) await cache.set(`k${i}`, 'v');
     l2.state.down = false;
-    for (let i = 0; i < 100 && l2.inner.inspect('x').entry !== undefined; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 100 && l2.inner.inspect('x').entry !== undefined; i++)
+      await new Promise((r) => setTimeout(r, 5));
     expect(l2.inner.inspect('x').entry).toBeUndefined();
     expect(await cache.get('k3')).toBe('v');
     expect(await cache.get('k3')).toBe('v');

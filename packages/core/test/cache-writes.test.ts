@@ -72,7 +72,9 @@ describe('writes: retry, failures, unknown outcomes', () => {
     await expect(cache.set('k', 'b')).resolves.toMatchObject({ version: expect.any(Number) });
     records.failNext(1, 'unknown', 'writes');
     const current = records.peek('k').version;
-    await expect(cache.set('k', 'c', { ifVersion: current })).rejects.toBeInstanceOf(WriteOutcomeUnknownError);
+    await expect(cache.set('k', 'c', { ifVersion: current })).rejects.toBeInstanceOf(
+      WriteOutcomeUnknownError,
+    );
     expect(version).toBeLessThan(current);
   });
 
@@ -90,7 +92,9 @@ describe('writes: retry, failures, unknown outcomes', () => {
     const records = memoryRecords<string>();
     const cache = createCache({ records });
     const { version } = await cache.set('k', 'a');
-    await expect(cache.delete('k', { ifVersion: version + 100 })).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(cache.delete('k', { ifVersion: version + 100 })).rejects.toBeInstanceOf(
+      VersionConflictError,
+    );
     const del = await cache.delete('k', { ifVersion: version });
     expect(del).toEqual({ deleted: true, version: expect.any(Number) });
     expect(del.version).toBeGreaterThan(version);
