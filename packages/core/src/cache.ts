@@ -213,7 +213,13 @@ export class WriteThroughCache<V> {
     this.#tiers = [];
     let l1Store = options.l1;
     if (l1Store === undefined) {
-      l1Store = memoryStore({ maxEntries: 10_000 });
+      const l1Stats = this.#stats.l1;
+      l1Store = memoryStore({
+        maxEntries: 10_000,
+        onEvict: () => {
+          l1Stats.evictions++;
+        },
+      });
       this.#ownedStores.push(l1Store);
     }
     if (l1Store !== false) {

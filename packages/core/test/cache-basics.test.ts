@@ -160,3 +160,12 @@ describe('createCache: write-through basics', () => {
     await expect(cache.set('a', 1)).rejects.toMatchObject({ code: 'WT_CACHE_CLOSED' });
   });
 });
+
+describe('the default L1', () => {
+  it('counts SIEVE evictions in the stats', async () => {
+    const records = memoryRecords<number>();
+    const cache = createCache({ records });
+    for (let i = 0; i < 10_050; i++) await cache.set(`k${i}`, i);
+    expect(cache.stats().l1.evictions).toBe(50);
+  });
+});
