@@ -100,6 +100,18 @@ type WriteOp<V> =
 const NO_GUARDS: ReadonlySet<EngineGuard> = new Set();
 
 /**
+ * An entry for an in-process tier, carrying the promise `get` returns on a hit: one promise per
+ * installed entry instead of one per hit (an L1 hit costs about as much as the promise it returns).
+ */
+type LocalEntry = TierEntry<unknown> & { readonly resolved?: Promise<unknown> };
+
+const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
+
+function localEntry(payload: unknown, version: number): TierEntry<unknown> {
+  return { kind: 'value', payload, version, resolved: Promise.resolve(payload) } as TierEntry<unknown>;
+}
+
+/**
  * A write-through cache in front of a record store: writes go to the database first and then to
  * the tiers through the verified protocol (write marks, fill leases, version floors); reads come
  * from L1, then L2, then the database.
@@ -303,7 +315,8 @@ export class WriteThroughCache<V> {
       if (look.kind === 'hit') {
         l1.stats.hits++;
         if (this.#listening) this.#emit('hit', { key, tier: 'l1' });
-        const entry = look.entry;
+        const entry = look.entry as LocalEntry;
+        if (entry.resolved !== undefined) return entry.resolved as Promise<V>;
         return Promise.resolve(entry.kind === 'value' ? (entry.payload as V) : undefined);
       }
     }
@@ -949,11 +962,9 @@ export class WriteThroughCache<V> {
     let failedTier: Tier | undefined;
     for (let i = this.#tiers.length - 1; i >= 0; i--) {
       const tier = this.#tiers[i]!;
-      const entry: TierEntry<unknown> = absent ?? {
-        kind: 'value',
-        payload: tier.serialized ? p!.text : p!.frozen,
-        version,
-      };
+      const entry: TierEntry<unknown> =
+        absent ??
+        (tier.serialized ? { kind: 'value', payload: p!.text, version } : localEntry(p!.frozen, version));
       try {
         if (begun[i]) {
           await tier.store.commitWrite(
@@ -1190,12 +1201,13 @@ export class WriteThroughCache<V> {
     return {
       kind: 'absent',
       version: this.#guards.has('absence-version') ? Number.MAX_SAFE_INTEGER : version,
-    };
+      resolved: RESOLVED_UNDEFINED,
+    } as TierEntry<unknown>;
   }
 
   #toEntry(tier: Tier, key: string, loaded: Loaded<V>): TierEntry<unknown> {
     if (!loaded.found) return this.#absent(loaded.version);
-    if (!tier.serialized) return { kind: 'value', payload: loaded.value, version: loaded.version };
+    if (!tier.serialized) return localEntry(loaded.value, loaded.version);
     loaded.text ??= encode(this.#serializer, key, loaded.value);
     if (byteLength(loaded.text) > this.#maxValueBytes) {
       throw new SizeLimitError('value too large to cache', byteLength(loaded.text), this.#maxValueBytes, {
