@@ -1,1 +1,42 @@
-export const y = 1;
+export {
+  type BusChaos,
+  type CacheStoreMethod,
+  type Chaos,
+  type ChaosCall,
+  ChaosError,
+  type ChaosFaults,
+  type Chaotic,
+  chaosBus,
+  chaosCacheStore,
+  chaosRecordStore,
+  type PauseOptions,
+  type RecordStoreMethod,
+} from './chaos.js';
+export { type Deferred, deferred, type Gate, gate, sleep, type WaitForOptions, waitFor } from './deferred.js';
+export {
+  type BusCheck,
+  type BusCheckEnv,
+  type BusCheckName,
+  type BusPair,
+  busChecks,
+  type DescribeBusOptions,
+  describeBus,
+} from './describe-bus.js';
+export {
+  type CacheStoreCheck,
+  type CacheStoreCheckEnv,
+  type CacheStoreCheckName,
+  cacheStoreChecks,
+  type DescribeCacheStoreOptions,
+  describeCacheStore,
+  type SuiteClock,
+} from './describe-cache-store.js';
+export {
+  type DescribeRecordStoreOptions,
+  describeRecordStore,
+  type RecordStoreCheck,
+  type RecordStoreCheckEnv,
+  type RecordStoreCheckName,
+  recordStoreChecks,
+} from './describe-record-store.js';
+export { type HostileKey, hostileKeys, LONG_KEY_LENGTH, randomKey } from './random-keys.js';
