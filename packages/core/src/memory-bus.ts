@@ -18,9 +18,15 @@ export interface MemoryBusEndpoint extends InvalidationBus {
    * but not yet delivered). Publishing from it still works. Does nothing when already disconnected.
    */
   disconnect(): void;
-  /** Restores the subscription: `connected` turns true and `onState('connected')` fires. Lost messages stay lost. */
+  /**
+   * Restores the subscription: `connected` turns true and `onState('connected')` fires. Lost messages stay
+   * lost.
+   */
   reconnect(): void;
-  /** Silently drops the next `n` deliveries to this endpoint (added to the drops still pending): an unnoticed loss. */
+  /**
+   * Silently drops the next `n` deliveries to this endpoint (added to the drops still pending): an unnoticed
+   * loss.
+   */
   dropNext(n: number): void;
   /** Unsubscribes every handler and leaves the hub; `publish` then rejects. Closing twice does nothing. */
   close(): Promise<void>;
