@@ -1,0 +1,267 @@
+/**
+ * Installs the packages the way users will: every publishable package (`packages/*` whose
+ * package.json is not private) is packed with `pnpm pack` (which turns `workspace:` ranges into
+ * versions), the tarballs are installed with npm into a project outside the workspace, and plain
+ * `node` scripts load them through ESM `import` and CJS `require`.
+ *
+ * `@writethrough/testing` needs vitest (a peer), so vitest is installed in that project too. Its
+ * suites call vitest's `describe`/`it`, and vitest can only be loaded inside a vitest run, so the
+ * ESM check is a small test file run by that project's own vitest: it imports the package and
+ * checks the suites are exported. Its CJS entry must resolve and declare the same exports, but
+ * loading it is checked only as far as vitest allows: vitest refuses `require()` ("Vitest cannot
+ * be imported in a CommonJS module"), so a CJS project reaches the suites through the `import`
+ * statements of its test files, which vitest runs as ESM. The check accepts that one refusal and
+ * nothing else.
+ *
+ * Needs the packages built (`pnpm build`; `pnpm test` builds first) and the npm registry for their
+ * third-party dependencies. `WT_KEEP_PACKAGE_CHECK=1` keeps the temporary project for a look.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const self = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  devDependencies?: Record<string, string>;
+};
+
+interface Manifest {
+  name: string;
+  version: string;
+  private?: boolean;
+  main?: string;
+  module?: string;
+  peerDependencies?: Record<string, string>;
+}
+
+interface Publishable {
+  readonly dir: string;
+  readonly manifest: Manifest;
+}
+
+/** `packages/*` that are not private: what `npm publish` would ship. */
+function publishablePackages(): Publishable[] {
+  const packagesDir = join(root, 'packages');
+  return readdirSync(packagesDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(packagesDir, entry.name, 'package.json')))
+    .map((entry) => {
+      const dir = join(packagesDir, entry.name);
+      return { dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Manifest };
+    })
+    .filter((p) => p.manifest.private !== true)
+    .sort((a, b) => a.manifest.name.localeCompare(b.manifest.name));
+}
+
+/** The environment a user's shell would give npm: without what pnpm adds for the running script. */
+function userEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (
+      // What pnpm sets for the running script, and what this vitest run sets for its workers.
+      /^(npm_(lifecycle|package)_|npm_(config_user_agent|execpath|node_execpath|command)$|pnpm_|PNPM_|VITEST)/.test(
+        key,
+      )
+    ) {
+      continue;
+    }
+    env[key] = value;
+  }
+  return env;
+}
+
+async function sh(command: string, args: string[], cwd: string, env = process.env): Promise<string> {
+  try {
+    const { stdout } = await run(command, args, {
+      cwd,
+      env,
+      maxBuffer: 64 * 1024 * 1024,
+      shell: process.platform === 'win32',
+    });
+    return stdout;
+  } catch (error) {
+    const e = error as Error & { stdout?: string; stderr?: string };
+    throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${e.stderr ?? ''}\n${e.stdout ?? ''}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Runs a script with `node` in the project and parses the one JSON line it prints. */
+async function nodeJson(
+  project: string,
+  file: string,
+  args: string[] = [],
+): Promise<Record<string, unknown>> {
+  const stdout = await sh(process.execPath, [file, ...args], project, userEnv());
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+}
+
+const SCRIPTS: Record<string, string> = {
+  'core.mjs': `import { createCache, memoryRecords } from '@writethrough/core';
+const cache = createCache({ records: memoryRecords() });
+const { version } = await cache.set('greeting', { text: 'hello from esm' });
+const value = await cache.get('greeting');
+console.log(JSON.stringify({ value, version, l1Hits: cache.stats().l1.hits, resolved: import.meta.resolve('@writethrough/core') }));
+await cache.close();
+`,
+  'core.cjs': `const { createCache, memoryRecords } = require('@writethrough/core');
+(async () => {
+  const cache = createCache({ records: memoryRecords() });
+  const { version } = await cache.set('greeting', { text: 'hello from cjs' });
+  const value = await cache.get('greeting');
+  console.log(JSON.stringify({ value, version, l1Hits: cache.stats().l1.hits, resolved: require.resolve('@writethrough/core') }));
+  await cache.close();
+})().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+`,
+  'testing.test.mjs': `import * as testing from '@writethrough/testing';
+import { expect, it } from 'vitest';
+
+it('exports the conformance suites', () => {
+  expect(typeof testing.describeCacheStore).toBe('function');
+  expect(typeof testing.describeRecordStore).toBe('function');
+  expect(typeof testing.describeBus).toBe('function');
+});
+`,
+  // Resolution only: which file an ESM import gets (loading it outside a vitest run is not possible).
+  'testing-resolve.mjs': `console.log(JSON.stringify({ resolved: import.meta.resolve('@writethrough/testing') }));
+`,
+  'testing.cjs': `const { readFileSync } = require('node:fs');
+const resolved = require.resolve('@writethrough/testing');
+const declares = /\\bexports\\.describeCacheStore\\b/.test(readFileSync(resolved, 'utf8'));
+let loaded;
+try {
+  const testing = require('@writethrough/testing');
+  loaded = { ok: true, describeCacheStore: typeof testing.describeCacheStore };
+} catch (error) {
+  loaded = { ok: false, message: String(error && error.message).split('\\n')[0] };
+}
+console.log(JSON.stringify({ resolved, declares, loaded }));
+`,
+};
+
+const packages = publishablePackages();
+const byName = new Map(packages.map((p) => [p.manifest.name, p]));
+const keep = process.env.WT_KEEP_PACKAGE_CHECK === '1';
+let project = '';
+
+describe('the packed packages, installed with npm outside the workspace', () => {
+  beforeAll(async () => {
+    for (const { dir, manifest } of packages) {
+      for (const entry of [manifest.main, manifest.module]) {
+        if (entry !== undefined && !existsSync(join(dir, entry))) {
+          throw new Error(
+            `${manifest.name} is not built (${relative(root, join(dir, entry))} is missing): run pnpm build`,
+          );
+        }
+      }
+    }
+    project = await mkdtemp(join(tmpdir(), 'wt-package-check-'));
+    const tarballs = join(project, 'tarballs');
+    await mkdir(tarballs);
+    const dependencies: Record<string, string> = {};
+    for (const { dir, manifest } of packages) {
+      const before = new Set(await readdir(tarballs));
+      await sh('pnpm', ['pack', '--pack-destination', tarballs], dir);
+      const made = (await readdir(tarballs)).filter((f) => !before.has(f) && f.endsWith('.tgz'));
+      if (made.length !== 1) throw new Error(`pnpm pack of ${manifest.name} made ${made.length} tarballs`);
+      dependencies[manifest.name] = `file:./tarballs/${made[0]}`;
+    }
+    // The peer the testing suites need, at the version the workspace tests with.
+    const vitestVersion = (createRequire(join(root, 'package.json'))('vitest/package.json') as Manifest)
+      .version;
+    dependencies.vitest = vitestVersion;
+    // Our packages depend on each other by version (pnpm pack rewrote workspace:^): pin those to the
+    // local tarballs, so nothing is fetched from the registry under our names.
+    const overrides = Object.fromEntries(packages.map((p) => [p.manifest.name, `$${p.manifest.name}`]));
+    const manifest = { name: 'wt-package-check', version: '0.0.0', private: true, dependencies, overrides };
+    await writeFile(join(project, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    for (const [file, text] of Object.entries(SCRIPTS)) await writeFile(join(project, file), text);
+    await sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], project, userEnv());
+  });
+
+  afterAll(async () => {
+    if (project === '') return;
+    if (keep) console.log(`package check project kept at ${project}`);
+    else await rm(project, { recursive: true, force: true });
+  });
+
+  it('finds the publishable packages, and turbo builds each before this test', () => {
+    expect([...byName.keys()]).toEqual(
+      expect.arrayContaining(['@writethrough/core', '@writethrough/testing']),
+    );
+    // A package missing here would not be built by `turbo run test --filter=package-check`.
+    for (const name of byName.keys()) expect(self.devDependencies?.[name], name).toBe('workspace:*');
+  });
+
+  it('installs our packages from the tarballs only, once each', () => {
+    const lock = JSON.parse(readFileSync(join(project, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { version?: string; resolved?: string }>;
+    };
+    for (const [name, { manifest }] of byName) {
+      const installed = Object.entries(lock.packages).filter(([path]) =>
+        path.endsWith(`node_modules/${name}`),
+      );
+      expect(
+        installed.map(([path]) => path),
+        name,
+      ).toEqual([`node_modules/${name}`]);
+      expect(installed[0]![1].version).toBe(manifest.version);
+      expect(installed[0]![1].resolved ?? '', name).toMatch(/^file:/);
+    }
+  });
+
+  it('@writethrough/core works from ESM import', async () => {
+    const result = await nodeJson(project, 'core.mjs');
+    expect(result).toMatchObject({ value: { text: 'hello from esm' }, version: 1, l1Hits: 1 });
+    expect(result.resolved).toMatch(/\/node_modules\/@writethrough\/core\/dist\/index\.js$/);
+  });
+
+  it('@writethrough/core works from CJS require', async () => {
+    const result = await nodeJson(project, 'core.cjs');
+    expect(result).toMatchObject({ value: { text: 'hello from cjs' }, version: 1, l1Hits: 1 });
+    expect(result.resolved).toMatch(/[/\\]node_modules[/\\]@writethrough[/\\]core[/\\]dist[/\\]index\.cjs$/);
+  });
+
+  it('@writethrough/testing loads from ESM import (in a vitest run) and exports the suites', async () => {
+    const vitest = join('node_modules', 'vitest', 'vitest.mjs');
+    const report = (await nodeJson(project, vitest, ['run', 'testing.test.mjs', '--reporter=json'])) as {
+      numTotalTests: number;
+      numPassedTests: number;
+      testResults: { assertionResults: { failureMessages: string[] }[] }[];
+    };
+    const failures = report.testResults.flatMap((f) => f.assertionResults.flatMap((a) => a.failureMessages));
+    expect(failures).toEqual([]);
+    expect(report.numPassedTests).toBe(1);
+    expect(report.numTotalTests).toBe(1);
+    const { resolved } = await nodeJson(project, 'testing-resolve.mjs');
+    expect(resolved).toMatch(/\/node_modules\/@writethrough\/testing\/dist\/index\.js$/);
+  });
+
+  it('@writethrough/testing resolves from CJS require; loading it fails only where vitest refuses require()', async () => {
+    const result = (await nodeJson(project, 'testing.cjs')) as {
+      resolved: string;
+      declares: boolean;
+      loaded: { ok: true; describeCacheStore: string } | { ok: false; message: string };
+    };
+    expect(result.resolved).toMatch(
+      /[/\\]node_modules[/\\]@writethrough[/\\]testing[/\\]dist[/\\]index\.cjs$/,
+    );
+    expect(result.declares).toBe(true);
+    if (result.loaded.ok) expect(result.loaded.describeCacheStore).toBe('function');
+    else
+      expect(result.loaded.message).toMatch(
+        /^Vitest cannot be imported in a CommonJS module using require\(\)/,
+      );
+  });
+});
