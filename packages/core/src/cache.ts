@@ -84,6 +84,8 @@ interface Loaded<V> {
   readonly value: V | undefined;
   readonly version: number;
   text?: string | undefined;
+  /** Read from the database while a write was in flight below (WRITING or WAIT): reported, never filled above. */
+  unsettled?: boolean;
 }
 
 /** A value checked and encoded for a write. */
@@ -461,13 +463,20 @@ export class WriteThroughCache<V> {
           await this.#tierStep(tier, key, 'invalidate', () => tier.store.invalidate(key, 0));
           throw error;
         }
-        await this.#fill(tier, key, look.token, loaded);
+        if (loaded.unsettled && !this.#guards.has('settled-fill')) {
+          // A write was in flight in a lower tier: its commit may land after this read (and, with
+          // an unknown outcome, be announced to nobody), so this tier must not keep what was read.
+          await this.#report(tier, key, loaded.version);
+        } else {
+          await this.#fill(tier, key, look.token, loaded);
+        }
         return loaded;
       }
       case 'writing': {
         tier.stats.misses++;
         const loaded = await this.#readFrom(i + 1, key);
         await this.#report(tier, key, loaded.version);
+        loaded.unsettled = true;
         return loaded;
       }
       case 'wait': {
@@ -494,6 +503,7 @@ export class WriteThroughCache<V> {
         }
         const loaded = await this.#readFrom(i + 1, key);
         await this.#report(tier, key, loaded.version);
+        loaded.unsettled = true;
         return loaded;
       }
     }
@@ -595,7 +605,10 @@ export class WriteThroughCache<V> {
               const look = l2Steps.get(key);
               const value = loaded.get(key)!;
               if (look?.kind === 'lease') await this.#fill(l2, key, look.token, value);
-              else if (look !== undefined) await this.#report(l2, key, value.version);
+              else if (look !== undefined) {
+                await this.#report(l2, key, value.version);
+                value.unsettled = true;
+              }
             }),
           );
         }
@@ -605,8 +618,11 @@ export class WriteThroughCache<V> {
         items.map(async ({ key, look }) => {
           const value = loaded.get(key)!;
           if (l1 !== undefined && look !== undefined) {
-            if (look.kind === 'lease') await this.#fill(l1, key, look.token, value);
-            else await this.#report(l1, key, value.version);
+            if (look.kind === 'lease' && (!value.unsettled || this.#guards.has('settled-fill'))) {
+              await this.#fill(l1, key, look.token, value);
+            } else {
+              await this.#report(l1, key, value.version);
+            }
           }
         }),
       );
@@ -734,8 +750,16 @@ export class WriteThroughCache<V> {
         ? this.#tiers.map(() => false)
         : await this.#beginAll(key, token);
       if (this.#hooks?.afterBegin) await this.#pause('afterBegin', key);
+      // Other instances drop their L1 copy now: if this writer dies after its commit, they read
+      // through L2, whose mark sends them to the database, instead of serving the old value.
+      if (!this.#guards.has('publish-begin') && begun.some(Boolean)) this.#publish(key, 0);
       let version: number;
       let deleted = true;
+      let uncertain = false;
+      const onRetry = (info: { attempt: number; delayMs: number; error: unknown }): void => {
+        if (this.#classify(info.error).outcome === 'unknown') uncertain = true;
+        this.#onRetry(key, info);
+      };
       try {
         const retryUnknownOutcome = op.ifVersion === undefined;
         const writeOptions = (s: AbortSignal | undefined) => {
@@ -749,7 +773,7 @@ export class WriteThroughCache<V> {
           ({ version } = await withRetry((_a, s) => this.#records.set(key, op.p.value, writeOptions(s)), {
             policy: this.#retry,
             classify: this.#classify,
-            onRetry: (info) => this.#onRetry(key, info),
+            onRetry,
             retryUnknownOutcome,
             ...(signal ? { signal } : {}),
           }));
@@ -757,14 +781,15 @@ export class WriteThroughCache<V> {
           ({ version, deleted } = await withRetry((_a, s) => this.#records.delete(key, writeOptions(s)), {
             policy: this.#retry,
             classify: this.#classify,
-            onRetry: (info) => this.#onRetry(key, info),
+            onRetry,
             retryUnknownOutcome,
             ...(signal ? { signal } : {}),
           }));
         }
-        checkVersion(version, key);
+        // A delete of a key that never existed commits nothing and answers its absence version, 0.
+        checkVersion(version, key, op.kind === 'delete' && !deleted);
       } catch (error) {
-        throw await this.#writeFailed(key, token, begun, error);
+        throw await this.#writeFailed(key, token, begun, error, uncertain);
       }
       if (this.#hooks?.afterCommit) await this.#pause('afterCommit', key, version);
       this.#flights.delete(key);
@@ -835,8 +860,12 @@ export class WriteThroughCache<V> {
         }),
       );
       const ready = rows.filter((r) => !results.has(r.key));
+      if (!this.#guards.has('publish-begin')) {
+        for (const { key } of ready) if (begun.get(key)?.some(Boolean)) this.#publish(key, 0);
+      }
       const commitGroup = async (group: { key: string; p: Prepared<V> }[]): Promise<void> => {
         let versions: Map<string, { version: number }>;
+        let uncertain = false;
         try {
           versions = await withRetry(
             (_a, s) =>
@@ -847,14 +876,18 @@ export class WriteThroughCache<V> {
             {
               policy: this.#retry,
               classify: this.#classify,
-              onRetry: (info) => this.#onRetry(group[0]!.key, info),
+              onRetry: (info) => {
+                if (this.#classify(info.error).outcome === 'unknown') uncertain = true;
+                this.#onRetry(group[0]!.key, info);
+              },
               retryUnknownOutcome: true,
               ...(signal ? { signal } : {}),
             },
           );
         } catch (error) {
           const cls = this.#classify(error);
-          if (split && group.length > 1 && cls.outcome === 'failed' && !cls.retryable) {
+          // Splitting retries rows that may have committed in an earlier try only if no try was uncertain.
+          if (split && group.length > 1 && cls.outcome === 'failed' && !cls.retryable && !uncertain) {
             const half = Math.ceil(group.length / 2);
             await commitGroup(group.slice(0, half));
             await commitGroup(group.slice(half));
@@ -862,7 +895,10 @@ export class WriteThroughCache<V> {
           }
           await Promise.all(
             group.map(async ({ key }) => {
-              results.set(key, await this.#writeFailed(key, tokens.get(key)!, begun.get(key)!, error));
+              results.set(
+                key,
+                await this.#writeFailed(key, tokens.get(key)!, begun.get(key)!, error, uncertain),
+              );
             }),
           );
           return;
@@ -1007,17 +1043,23 @@ export class WriteThroughCache<V> {
   }
 
   /** A write that did not commit (or may have): cleans the tiers and returns the error to throw. */
-  async #writeFailed(key: string, token: string, begun: boolean[], error: unknown): Promise<Error> {
+  async #writeFailed(
+    key: string,
+    token: string,
+    begun: boolean[],
+    error: unknown,
+    uncertain = false,
+  ): Promise<Error> {
     this.#stats.writeFailures++;
     // An abort during a retry's sleep carries the last try's error, which may be an unknown outcome.
     const last =
       error instanceof AbortedError && error.cause instanceof WriteThroughError ? error.cause : error;
     const cls = this.#classify(last);
-    if (
-      cls.outcome === 'unknown' &&
-      !(last instanceof AbortedError) &&
-      !this.#guards.has('unknown-outcome')
-    ) {
+    // A try that may have committed makes the whole call uncertain, whatever the later tries said.
+    const unknown =
+      (cls.outcome === 'unknown' && !(last instanceof AbortedError)) ||
+      (uncertain && !this.#guards.has('unknown-across-retries'));
+    if (unknown && !this.#guards.has('unknown-outcome')) {
       this.#stats.unknownOutcomes++;
       // The mark stays (this writer's token is not removed), so readers keep going to the database
       // until it expires; every tier drops the key now, and other instances' L1 too.

@@ -12,6 +12,12 @@ export type EngineGuard =
   | 'report'
   /** R8: an unknown outcome keeps the write mark and invalidates every tier (off: treated as a plain failure). */
   | 'unknown-outcome'
+  /** R8: a call whose earlier try had an unknown outcome stays unknown when a later try fails definitely. */
+  | 'unknown-across-retries'
+  /** R8: a value read from the database while a lower tier had a write in flight is not filled into an upper tier. */
+  | 'settled-fill'
+  /** R3 on other instances: a write announces itself on the bus when it begins, so their L1 copies go first. */
+  | 'publish-begin'
   /** R3: `beginWrite` before the database write (off: tiers are only updated after the commit). */
   | 'write-marks'
   /** R5: a bus message raises the L1 floor and revokes its lease (off: only a cached L1 entry is dropped). */

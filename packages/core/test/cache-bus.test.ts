@@ -27,7 +27,8 @@ describe('two instances: L2 shared, L1 kept coherent by the bus', () => {
     expect(l1B.inspect('u').entry).toBeUndefined();
     expect(l1B.inspect('u').floor).toBe(version);
     expect(await b.get('u')).toBe('v2');
-    expect(b.stats().busMessages).toBe(2);
+    // Each write announces itself when it begins and when it commits.
+    expect(b.stats().busMessages).toBe(4);
   });
 
   it('an instance ignores its own messages and those of other caches', async () => {
@@ -63,11 +64,37 @@ describe('two instances: L2 shared, L1 kept coherent by the bus', () => {
     const { a, b, busB } = twoInstances({ l1TtlMs: 40 });
     await a.set('u', 'v1');
     expect(await b.get('u')).toBe('v1');
-    busB.dropNext(1);
+    busB.dropNext(2);
     await a.set('u', 'v2');
     await tick();
     expect(await b.get('u')).toBe('v1');
     await new Promise((r) => setTimeout(r, 60));
+    expect(await b.get('u')).toBe('v2');
+  });
+
+  it("a write drops the other instances' L1 copies when it begins, before its commit", async () => {
+    const { a, b, l1B, records } = twoInstances();
+    await a.set('u', 'v1');
+    expect(await b.get('u')).toBe('v1');
+    let release!: () => void;
+    const parked = new Promise<void>((r) => {
+      release = r;
+    });
+    records.setFaults({ latencyMs: 0 });
+    const original = records.set.bind(records);
+    records.set = async (...args: Parameters<typeof original>) => {
+      await parked;
+      return original(...args);
+    };
+    const writing = a.set('u', 'v2');
+    await tick();
+    expect(l1B.inspect('u').entry).toBeUndefined();
+    // L2 holds the writer's mark: B reads the database and keeps nothing in L1 meanwhile.
+    expect(await b.get('u')).toBe('v1');
+    expect(l1B.inspect('u').entry).toBeUndefined();
+    release();
+    await writing;
+    await tick();
     expect(await b.get('u')).toBe('v2');
   });
 

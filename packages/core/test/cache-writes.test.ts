@@ -175,3 +175,15 @@ describe('batching', () => {
     expect(records.peek('k').found).toBe(true);
   });
 });
+
+describe('deletes of absent keys', () => {
+  it('a delete of a key that never existed answers deleted: false at version 0 and caches the absence', async () => {
+    const records = memoryRecords<string>();
+    const cache = createCache({ records });
+    await expect(cache.delete('never')).resolves.toEqual({ deleted: false, version: 0 });
+    await expect(cache.delete('never', { ifVersion: 0 })).resolves.toEqual({ deleted: false, version: 0 });
+    expect(await cache.get('never')).toBeUndefined();
+    await cache.set('never', 'now');
+    expect(await cache.get('never')).toBe('now');
+  });
+});

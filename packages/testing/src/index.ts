@@ -39,4 +39,20 @@ export {
   type RecordStoreCheckName,
   recordStoreChecks,
 } from './describe-record-store.js';
+export {
+  type DescribeRacesOptions,
+  describeEngineRaces,
+  type L2Loss,
+  type MakeRaceEnv,
+  memoryRaceEnv,
+  RACE_GUARDS,
+  type Race,
+  type RaceBusHub,
+  type RaceEnv,
+  type RaceGuards,
+  RaceHarnessError,
+  type RaceName,
+  type RaceOptions,
+  races,
+} from './races.js';
 export { type HostileKey, hostileKeys, LONG_KEY_LENGTH, randomKey } from './random-keys.js';

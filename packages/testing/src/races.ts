@@ -106,7 +106,10 @@ export type RaceName =
   | 'model-fix1-revoke-on-commit'
   | 'model-fix2-report-writing'
   | 'model-fix2-report-fill'
-  | 'model-failsafe';
+  | 'model-failsafe'
+  | 'R3-crash-after-commit-warm-l1'
+  | 'R8-retry-then-definite-failure'
+  | 'R8-remote-l1-refilled-before-late-commit';
 
 /** The in-process tiers: `memoryRecords`, a shared `memoryStore` as L2 on an injected clock, `memoryBus`. */
 export function memoryRaceEnv(guards: RaceGuards = {}): RaceEnv {
@@ -899,6 +902,80 @@ const failsafe = race('model-failsafe', async (ctx) => {
   await ctx.expectRead(observer, v2, 'read after both writes');
 });
 
+/**
+ * R3 on a warm instance: B has v1 in its L1; the writer commits v2 and dies before `commitWrite`. B
+ * must not keep serving v1: the write announced itself on the bus when it began, so B dropped its
+ * copy, and L2's mark sends B to the database (guard: engine `publish-begin`).
+ */
+const r3WarmL1 = race('R3-crash-after-commit-warm-l1', async (ctx) => {
+  const writer = ctx.node('W');
+  const reader = ctx.node('R');
+  const v1 = await ctx.seed('v1');
+  await ctx.expectRead(reader, v1, 'warm-up read on the other instance');
+  await ctx.expectRead(reader, v1, 'an L1 hit on the other instance');
+  const crash = writer.pause('afterCommit');
+  void ctx.startWrite(writer, 'v2').catch(() => undefined);
+  const v2 = (await crash.reached).version!;
+  if (writer.published((v) => v === 0)) await reader.applied((v) => v === 0, 'the write’s beginning');
+  await ctx.jitter();
+  await ctx.expectRead(reader, v2, 'read on the warm instance after the commit');
+  await ctx.expectRead(reader, v2, 'second read on the warm instance');
+});
+
+/**
+ * R8 through retries: the first try commits and loses its reply (unknown, retryable), the retry fails
+ * before committing (a definite failure). The call's outcome is still unknown, but the call must be
+ * reported as unknown (not as the last try's definite failure), with the key invalidated everywhere
+ * (guard: engine `unknown-across-retries`).
+ */
+const retryThenFailure = race('R8-retry-then-definite-failure', async (ctx) => {
+  const v1 = await ctx.seed('v1');
+  const { store: flaky, chaos } = chaosRecordStore(ctx.env.records);
+  const lost = new RecordStoreError('committed, then the connection was lost (injected)', {
+    retryable: true,
+    outcome: 'unknown',
+  });
+  const refused = new RecordStoreError('the retry was refused before COMMIT (injected)', {
+    retryable: false,
+  });
+  chaos.on('set').failAfterEffectNext(1, lost);
+  chaos.on('set').failNth(2, refused);
+  const a = ctx.node('A', { records: flaky, retry: { attempts: 3, baseDelayMs: 1, random: () => 0.5 } });
+  const b = ctx.node('B');
+  await ctx.expectRead(b, v1, 'warm-up read on B');
+  const outcome = await settle(a.cache.set(ctx.key, 'v2'));
+  const v2 = (await ctx.db()).version;
+  expect(v2, 'the first try committed').toBeGreaterThan(v1);
+  ctx.committed(v2, 'v2');
+  if (a.published(() => true)) await b.applied(() => true, 'the write');
+  await ctx.expectRead(b, v2, 'read on B after the write that did commit');
+  expect(
+    outcome.ok ? outcome.value : outcome.error,
+    'the caller must learn the outcome is unknown',
+  ).toBeInstanceOf(WriteOutcomeUnknownError);
+});
+
+/**
+ * R8 with another instance's L1: between the unknown-outcome error and the late commit, instance B
+ * reads (L2 says a write is in flight, B reads v1 from the database) and would fill its own L1 with
+ * v1; the late commit is announced to nobody, so B would serve v1 until `l1TtlMs`. A value read while
+ * a lower tier had a write in flight is never filled above it (guard: engine `settled-fill`).
+ */
+const remoteL1Refill = race('R8-remote-l1-refilled-before-late-commit', async (ctx) => {
+  const v1 = await ctx.seed('v1');
+  const late = lateCommit(ctx.env.records);
+  const a = ctx.node('A', { records: late.records });
+  const b = ctx.node('B');
+  const observer = ctx.node('O', { l1: false });
+  await settle(a.cache.set(ctx.key, 'v2'));
+  if (a.published((v) => v === 0)) await b.applied((v) => v === 0, 'the unknown outcome');
+  await ctx.expectRead(b, v1, 'read on B before the commit lands');
+  const { version: v2 } = await late.land();
+  ctx.committed(v2, 'v2');
+  await ctx.expectRead(observer, v2, 'read through L2 after the late commit');
+  await ctx.expectRead(b, v2, 'read on B after the late commit');
+});
+
 /** Every race, by name. */
 export const races: Record<RaceName, Race> = {
   'R1-writers-out-of-order': r1,
@@ -915,6 +992,9 @@ export const races: Record<RaceName, Race> = {
   'model-fix2-report-writing': fix2Writing,
   'model-fix2-report-fill': fix2Fill,
   'model-failsafe': failsafe,
+  'R3-crash-after-commit-warm-l1': r3WarmL1,
+  'R8-retry-then-definite-failure': retryThenFailure,
+  'R8-remote-l1-refilled-before-late-commit': remoteL1Refill,
 };
 
 /** The guard sets each race must fail without (each set alone), and what the race needs from the environment. */
@@ -930,7 +1010,9 @@ export const RACE_GUARDS: Record<
   'R8-late-commit': { killedBy: [{ engineGuardsOff: ['unknown-outcome'] }] },
   'R8-commit-then-error': { killedBy: [{ engineGuardsOff: ['unknown-outcome'] }] },
   'R10-same-process-writes': { killedBy: [{ engineGuardsOff: ['key-lock'] }] },
-  'R11-cached-absence': { killedBy: [{ engineGuardsOff: ['absence-version'] }] },
+  // The write's begin message drops the cached absence too (defence in depth): only with both off
+  // does the commit message (invalidate(v)) meet an absence that claims to be newer than any write.
+  'R11-cached-absence': { killedBy: [{ engineGuardsOff: ['absence-version', 'publish-begin'] }] },
   'model-first-writer-out': {
     killedBy: [
       { storeGuardsOff: ['inflight-set', 'floor'] },
@@ -941,6 +1023,9 @@ export const RACE_GUARDS: Record<
   'model-fix2-report-writing': { killedBy: [{ engineGuardsOff: ['report'] }], needsEvict: true },
   'model-fix2-report-fill': { killedBy: [{ storeGuardsOff: ['report-on-lost-lease'] }], needsEvict: true },
   'model-failsafe': { killedBy: [{ storeGuardsOff: ['failsafe'] }], needsEvict: true },
+  'R3-crash-after-commit-warm-l1': { killedBy: [{ engineGuardsOff: ['publish-begin'] }] },
+  'R8-retry-then-definite-failure': { killedBy: [{ engineGuardsOff: ['unknown-across-retries'] }] },
+  'R8-remote-l1-refilled-before-late-commit': { killedBy: [{ engineGuardsOff: ['settled-fill'] }] },
 };
 
 /** Options of `describeEngineRaces`. */
@@ -974,69 +1059,3 @@ export function describeEngineRaces(
     }
   });
 }
-
-// ---------------------------------------------------------------------------------------------
-// Engine findings: interleavings that break the promise with every guard on
-// ---------------------------------------------------------------------------------------------
-
-/** Known engine problems, each as a race that fails today (see `races.test.ts`). */
-export type FindingName = 'R8-retry-then-definite-failure' | 'R8-remote-l1-refilled-before-late-commit';
-
-/**
- * R8 through retries: the first try commits and loses its reply (unknown, retryable), the retry fails
- * before committing (a definite failure). The call's outcome is still unknown, but the engine judges by
- * the last error only: it reports a plain `failed` RecordStoreError, drops its write mark and publishes
- * nothing, so another instance's L1 keeps v1 although v2 is in the database.
- */
-const retryThenFailure = race('R8-retry-then-definite-failure', async (ctx) => {
-  const v1 = await ctx.seed('v1');
-  const { store: flaky, chaos } = chaosRecordStore(ctx.env.records);
-  const lost = new RecordStoreError('committed, then the connection was lost (injected)', {
-    retryable: true,
-    outcome: 'unknown',
-  });
-  const refused = new RecordStoreError('the retry was refused before COMMIT (injected)', {
-    retryable: false,
-  });
-  chaos.on('set').failAfterEffectNext(1, lost);
-  chaos.on('set').failNth(2, refused);
-  const a = ctx.node('A', { records: flaky, retry: { attempts: 3, baseDelayMs: 1, random: () => 0.5 } });
-  const b = ctx.node('B');
-  await ctx.expectRead(b, v1, 'warm-up read on B');
-  const outcome = await settle(a.cache.set(ctx.key, 'v2'));
-  const v2 = (await ctx.db()).version;
-  expect(v2, 'the first try committed').toBeGreaterThan(v1);
-  ctx.committed(v2, 'v2');
-  if (a.published(() => true)) await b.applied(() => true, 'the write');
-  await ctx.expectRead(b, v2, 'read on B after the write that did commit');
-  expect(
-    outcome.ok ? outcome.value : outcome.error,
-    'the caller must learn the outcome is unknown',
-  ).toBeInstanceOf(WriteOutcomeUnknownError);
-});
-
-/**
- * R8 with another instance's L1: between the unknown-outcome error and the late commit, instance B
- * reads (L2 says a write is in flight, B reads v1 from the database) and fills its own L1 with v1. The
- * late commit is announced to nobody, so B serves v1 until `l1TtlMs`, although L2 readers get v2.
- */
-const remoteL1Refill = race('R8-remote-l1-refilled-before-late-commit', async (ctx) => {
-  const v1 = await ctx.seed('v1');
-  const late = lateCommit(ctx.env.records);
-  const a = ctx.node('A', { records: late.records });
-  const b = ctx.node('B');
-  const observer = ctx.node('O', { l1: false });
-  await settle(a.cache.set(ctx.key, 'v2'));
-  if (a.published((v) => v === 0)) await b.applied((v) => v === 0, 'the unknown outcome');
-  await ctx.expectRead(b, v1, 'read on B before the commit lands');
-  const { version: v2 } = await late.land();
-  ctx.committed(v2, 'v2');
-  await ctx.expectRead(observer, v2, 'read through L2 after the late commit');
-  await ctx.expectRead(b, v2, 'read on B after the late commit');
-});
-
-/** The findings, by name: each fails with every guard on until the engine is fixed. */
-export const findings: Record<FindingName, Race> = {
-  'R8-retry-then-definite-failure': retryThenFailure,
-  'R8-remote-l1-refilled-before-late-commit': remoteL1Refill,
-};
