@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
 import { base } from '../../tsup.base.ts';
 
-export default defineConfig({ ...base });
+// ESM only: vitest, which the suites register their tests with, cannot be loaded with require().
+export default defineConfig({ ...base, format: ['esm'] });

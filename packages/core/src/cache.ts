@@ -378,6 +378,10 @@ export class WriteThroughCache<V> {
           results.set(key, this.#fromEntry(l1, key, look.entry));
           continue;
         }
+        if (look !== undefined) {
+          l1.stats.misses++;
+          if (look.kind === 'wait') l1.stats.leaseWaits++;
+        }
       }
       const existing = this.#flights.get(key);
       if (existing !== undefined && look?.kind !== 'lease') {

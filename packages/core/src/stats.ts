@@ -69,7 +69,7 @@ export interface CacheStats {
   busMessages: number;
   /** Times the bus was lost (L1 cleared). */
   busDisconnects: number;
-  /** Latency of reads and writes. */
+  /** Latency of reads that went past L1 (L1 hits are not timed: reading the clock would cost more than the hit), and of writes. */
   readLatency: LatencySummary;
   writeLatency: LatencySummary;
   /** Batch sizes (rows per batch), as a summary of counts rather than ms. */

@@ -134,6 +134,7 @@ describe('createCache: write-through basics', () => {
     ]);
     expect(records.calls.getMany - before.getMany).toBe(1);
     expect(records.calls.get - before.get).toBe(0);
+    expect(cache.stats().l1).toMatchObject({ hits: 1, misses: 4 });
     const again = await cache.getMany(['k1', 'k2', 'missing']);
     expect(again.size).toBe(2);
     expect(records.calls.getMany - before.getMany).toBe(1);
