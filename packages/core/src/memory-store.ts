@@ -2,13 +2,13 @@
  * The in-process cache tier: the `CacheStore` contract run as the verified protocol
  * (`shared/model/README.md`, `l2.pml`), every step one synchronous call. Values live in a SIEVE
  * map; fill leases and write marks (in-flight writers and version floor, one record per key) live in
- * bounded `lru-cache` instances, where losing one early is safe (the model checks it).
+ * bounded expiring maps, where losing one early is safe (the model checks it).
  */
 
-import { LRUCache } from 'lru-cache';
+import { coarseNow } from './clock.js';
 import type { CacheStore, CacheStoreCapabilities, LeaseOptions, Lookup, TierEntry } from './contracts.js';
 import { CacheClosedError, InvalidArgumentError } from './errors.js';
-import { coarseNow } from './clock.js';
+import { ExpiringMap } from './expiring-map.js';
 import { Sieve } from './sieve.js';
 
 /**
@@ -91,8 +91,8 @@ export class MemoryStore<P> implements CacheStore<P> {
   /** Private to this process, holds live values, answers synchronously. */
   readonly capabilities: CacheStoreCapabilities = CAPABILITIES;
   readonly #values: Sieve<Slot<P>>;
-  readonly #leases: LRUCache<string, string>;
-  readonly #marks: LRUCache<string, Mark>;
+  readonly #leases: ExpiringMap<string>;
+  readonly #marks: ExpiringMap<Mark>;
   readonly #now: () => number;
   readonly #floorTtlMs: number;
   #closed = false;
@@ -112,16 +112,11 @@ export class MemoryStore<P> implements CacheStore<P> {
     const maxLeases = positiveInteger('maxLeases', options.maxLeases ?? 10_000);
     const maxMarks = positiveInteger('maxMarks', options.maxMarks ?? 10_000);
     this.#floorTtlMs = positiveDuration('floorTtlMs', options.floorTtlMs ?? 10_000);
-    const now = options.now ?? Date.now;
     this.#now = options.now ?? coarseNow;
     const onEvict = options.onEvict;
     this.#values = new Sieve<Slot<P>>(maxEntries, onEvict ? { onEvict: (key) => onEvict(key) } : {});
-    // lru-cache treats a start time of 0 as "no TTL", so its clock is shifted by 1 ms (durations
-    // are unchanged) to keep an injected clock that starts at 0 working. ttlResolution 0: read the
-    // clock on every check, since a cached reading would go stale against an injected clock.
-    const perf = { now: () => now() + 1 };
-    this.#leases = new LRUCache<string, string>({ max: maxLeases, perf, ttlResolution: 0 });
-    this.#marks = new LRUCache<string, Mark>({ max: maxMarks, perf, ttlResolution: 0 });
+    this.#leases = new ExpiringMap<string>(maxLeases, this.#now);
+    this.#marks = new ExpiringMap<Mark>(maxMarks, this.#now);
     const off = new Set(options.unsafeDisable ?? []);
     this.#checkVersions = !off.has('versions');
     this.#checkLeases = !off.has('leases');
@@ -150,10 +145,10 @@ export class MemoryStore<P> implements CacheStore<P> {
     }
     const mark = this.#marks.get(key);
     if (mark !== undefined && mark.writers.length > 0) return WRITING;
-    if (this.#leases.has(key)) return WAIT;
+    if (this.#leases.get(key) !== undefined) return WAIT;
     const leaseTtlMs = positiveDuration('leaseTtlMs', options.leaseTtlMs, key);
     const token = `l${(++this.#nextToken).toString(36)}`;
-    this.#leases.set(key, token, { ttl: leaseTtlMs });
+    this.#leases.set(key, token, leaseTtlMs);
     return { kind: 'lease', token };
   }
 
@@ -185,7 +180,7 @@ export class MemoryStore<P> implements CacheStore<P> {
     this.#leases.delete(key);
     const mark = this.#marks.get(key);
     if (mark === undefined) {
-      this.#marks.set(key, { writers: [token], floor: 0 }, { ttl: markTtlMs });
+      this.#marks.set(key, { writers: [token], floor: 0 }, markTtlMs);
       return;
     }
     if (!mark.writers.includes(token)) mark.writers.push(token);
@@ -253,8 +248,8 @@ export class MemoryStore<P> implements CacheStore<P> {
   /** The state of one key, without touching it (for tests). */
   inspect(key: string): MemoryStoreKeyState<P> {
     const slot = this.#values.peek(key);
-    const lease = this.#leases.peek(key);
-    const mark = this.#marks.peek(key);
+    const lease = this.#leases.get(key);
+    const mark = this.#marks.get(key);
     const state: { entry?: TierEntry<P>; lease?: string; inflight: string[]; floor: number } = {
       inflight: mark === undefined ? [] : [...mark.writers],
       floor: mark?.floor ?? 0,
@@ -358,7 +353,7 @@ export class MemoryStore<P> implements CacheStore<P> {
   #raiseFloor(key: string, version: number): void {
     const mark = this.#marks.get(key);
     if (mark === undefined) {
-      if (version > 0) this.#marks.set(key, { writers: [], floor: version }, { ttl: this.#floorTtlMs });
+      if (version > 0) this.#marks.set(key, { writers: [], floor: version }, this.#floorTtlMs);
       return;
     }
     if (version <= mark.floor) return;
@@ -368,7 +363,7 @@ export class MemoryStore<P> implements CacheStore<P> {
 
   /** Extends the mark's life to at least `ttlMs` from now (never shortens it). */
   #keepMark(key: string, mark: Mark, ttlMs: number): void {
-    if (this.#marks.getRemainingTTL(key) < ttlMs) this.#marks.set(key, mark, { ttl: ttlMs });
+    this.#marks.extend(key, ttlMs);
   }
 
   #expired(slot: Slot<P>): boolean {
