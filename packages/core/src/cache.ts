@@ -652,7 +652,9 @@ export class WriteThroughCache<V> {
       return;
     }
     const ttl = tier.ttl(!loaded.found, undefined, this.#jitter);
-    const installed = await this.#tierStep(tier, key, 'fill', () => tier.store.fill(key, token, entry, ttl));
+    const installed = tier.sync
+      ? this.#syncStep(tier, key, 'fill', () => tier.store.fillSync!(key, token, entry, ttl))
+      : await this.#tierStep(tier, key, 'fill', () => tier.store.fill(key, token, entry, ttl));
     if (installed === true) tier.stats.fills++;
     else tier.stats.fillsRefused++;
   }
@@ -660,7 +662,8 @@ export class WriteThroughCache<V> {
   /** Fix 2: a read returning a version it did not install raises the tier's floor to it first. */
   async #report(tier: Tier, key: string, version: number): Promise<void> {
     if (this.#guards.has('report')) return;
-    await this.#tierStep(tier, key, 'invalidate', () => tier.store.invalidate(key, version));
+    if (tier.sync) this.#syncStep(tier, key, 'invalidate', () => tier.store.invalidateSync!(key, version));
+    else await this.#tierStep(tier, key, 'invalidate', () => tier.store.invalidate(key, version));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -744,7 +747,9 @@ export class WriteThroughCache<V> {
     signal: AbortSignal | undefined,
   ): Promise<{ deleted: boolean; version: number }> {
     const start = performance.now();
-    const release = this.#guards.has('key-lock') ? noop : await this.#locks.acquire([key]);
+    const release = this.#guards.has('key-lock')
+      ? noop
+      : (this.#locks.tryAcquire(key) ?? (await this.#locks.acquire([key])));
     try {
       if (this.#closed) throw new CacheClosedError('the cache is closed', { key });
       const token = this.#newToken();
@@ -963,7 +968,8 @@ export class WriteThroughCache<V> {
         continue;
       }
       try {
-        await tier.store.beginWrite(key, token, this.#markTtlMs);
+        if (tier.sync) tier.store.beginWriteSync!(key, token, this.#markTtlMs);
+        else await tier.store.beginWrite(key, token, this.#markTtlMs);
         tier.succeeded();
         begun[i] = true;
       } catch (error) {
@@ -1007,14 +1013,13 @@ export class WriteThroughCache<V> {
         (tier.serialized ? { kind: 'value', payload: p!.text, version } : localEntry(p!.frozen, version));
       try {
         if (begun[i]) {
-          await tier.store.commitWrite(
-            key,
-            token,
-            entry,
-            tier.ttl(entry.kind === 'absent', ttlMs, this.#jitter),
-          );
+          const ttl = tier.ttl(entry.kind === 'absent', ttlMs, this.#jitter);
+          if (tier.sync) tier.store.commitWriteSync!(key, token, entry, ttl);
+          else await tier.store.commitWrite(key, token, entry, ttl);
         } else if (tier === this.#l1 && this.#l1Bypassed) {
           continue;
+        } else if (tier.sync) {
+          tier.store.invalidateSync!(key, version);
         } else {
           await tier.store.invalidate(key, version);
         }
@@ -1200,6 +1205,16 @@ export class WriteThroughCache<V> {
       const result = await step();
       tier.succeeded();
       return result;
+    } catch (error) {
+      this.#tierFailed(tier, error, key, op);
+      return undefined;
+    }
+  }
+
+  /** `#tierStep` for a synchronous step. */
+  #syncStep<T>(tier: Tier, key: string, op: string, step: () => T): T | undefined {
+    try {
+      return step();
     } catch (error) {
       this.#tierFailed(tier, error, key, op);
       return undefined;

@@ -103,7 +103,7 @@ export interface CacheStoreCapabilities {
   readonly shared: boolean;
   /** Holds serialized payloads (strings or bytes) that the engine must serialize and parse. */
   readonly serialized: boolean;
-  /** Offers `getSync`, a synchronous `get` for the in-process hot path. */
+  /** Offers the synchronous steps (`getSync`, `fillSync`, `beginWriteSync`, `commitWriteSync`, `abortWriteSync`, `invalidateSync`) for the in-process hot path. */
   readonly sync: boolean;
 }
 
@@ -124,6 +124,16 @@ export interface CacheStore<P = unknown> {
   get(key: string, options: LeaseOptions): Promise<Lookup<P>>;
   /** Synchronous `get` (only when `capabilities.sync`). */
   getSync?(key: string, options: LeaseOptions): Lookup<P>;
+  /** Synchronous `fill` (only when `capabilities.sync`). */
+  fillSync?(key: string, token: string, entry: TierEntry<P>, ttlMs: number): boolean;
+  /** Synchronous `beginWrite` (only when `capabilities.sync`). */
+  beginWriteSync?(key: string, token: string, markTtlMs: number): void;
+  /** Synchronous `commitWrite` (only when `capabilities.sync`). */
+  commitWriteSync?(key: string, token: string, entry: TierEntry<P>, ttlMs: number): boolean;
+  /** Synchronous `abortWrite` (only when `capabilities.sync`). */
+  abortWriteSync?(key: string, token: string): void;
+  /** Synchronous `invalidate` (only when `capabilities.sync`). */
+  invalidateSync?(key: string, version?: number): void;
   /** `get` of many keys in one round trip; results in the order of `keys`. */
   getMany(keys: readonly string[], options: LeaseOptions): Promise<Lookup<P>[]>;
   /**

@@ -6,6 +6,23 @@
 export class KeyLock {
   readonly #tails = new Map<string, Promise<void>>();
 
+  /**
+   * Holds `key` at once when it is free and returns the function that releases it; returns
+   * undefined when it is held (then use `acquire`). Saves a promise on the uncontended path.
+   */
+  tryAcquire(key: string): (() => void) | undefined {
+    if (this.#tails.has(key)) return undefined;
+    let release!: () => void;
+    const promise = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.#tails.set(key, promise);
+    return () => {
+      if (this.#tails.get(key) === promise) this.#tails.delete(key);
+      release();
+    };
+  }
+
   /** Waits until every key in `keys` is free, holds them, and returns the function that releases them. */
   async acquire(keys: readonly string[]): Promise<() => void> {
     const previous: Promise<void>[] = [];

@@ -12,7 +12,7 @@ export class Tier {
   readonly stats: TierStats;
   /** The tier holds serialized text. */
   readonly serialized: boolean;
-  /** The store offers `getSync`. */
+  /** The store offers every synchronous step (`capabilities.sync`). */
   readonly sync: boolean;
   /** Time to live of values and of absences in this tier, before jitter. */
   readonly ttlMs: number;
@@ -44,7 +44,15 @@ export class Tier {
     this.store = init.store;
     this.stats = init.stats;
     this.serialized = init.store.capabilities.serialized;
-    this.sync = init.store.capabilities.sync && typeof init.store.getSync === 'function';
+    const st = init.store;
+    this.sync =
+      st.capabilities.sync &&
+      typeof st.getSync === 'function' &&
+      typeof st.fillSync === 'function' &&
+      typeof st.beginWriteSync === 'function' &&
+      typeof st.commitWriteSync === 'function' &&
+      typeof st.abortWriteSync === 'function' &&
+      typeof st.invalidateSync === 'function';
     this.ttlMs = init.ttlMs;
     this.absentTtlMs = init.absentTtlMs;
     this.leaseOptions = { leaseTtlMs: init.leaseTtlMs };
