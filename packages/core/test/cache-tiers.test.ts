@@ -7,6 +7,8 @@ function flakyTier() {
   const state = { down: false, calls: 0 };
   const store = new Proxy(inner, {
     get(target, prop, receiver) {
+      // A remote tier: no synchronous steps, every call may fail.
+      if (prop === 'capabilities') return { ...target.capabilities, sync: false };
       const value = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function' || prop === 'inspect' || prop === 'getSync') return value;
       return (...args: unknown[]) => {
