@@ -240,6 +240,8 @@ describe('the packed packages, installed with npm outside the workspace', () => 
 
   it('@writethrough/testing is ESM-only: a CommonJS project resolves its ESM entry', async () => {
     const result = (await nodeJson(project, 'testing.cjs')) as { resolved: string };
-    expect(result.resolved).toMatch(/[/\\]node_modules[/\\]@writethrough[/\\]testing[/\\]dist[/\\]index\.js$/);
+    expect(result.resolved).toMatch(
+      /[/\\]node_modules[/\\]@writethrough[/\\]testing[/\\]dist[/\\]index\.js$/,
+    );
   });
 });

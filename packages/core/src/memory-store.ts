@@ -184,7 +184,7 @@ export class MemoryStore<P> implements CacheStore<P> {
       return;
     }
     if (!mark.writers.includes(token)) mark.writers.push(token);
-    this.#keepMark(key, mark, markTtlMs);
+    this.#marks.extend(key, markTtlMs);
   }
 
   /**
@@ -358,12 +358,7 @@ export class MemoryStore<P> implements CacheStore<P> {
     }
     if (version <= mark.floor) return;
     mark.floor = version;
-    this.#keepMark(key, mark, this.#floorTtlMs);
-  }
-
-  /** Extends the mark's life to at least `ttlMs` from now (never shortens it). */
-  #keepMark(key: string, mark: Mark, ttlMs: number): void {
-    this.#marks.extend(key, ttlMs);
+    this.#marks.extend(key, this.#floorTtlMs);
   }
 
   #expired(slot: Slot<P>): boolean {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { chaosRecordStore } from '../src/chaos.js';
 import { describeEngineRaces, memoryRaceEnv, races } from '../src/races.js';
 
