@@ -73,9 +73,8 @@ export const LEASE = Object.freeze({ leaseTtlMs: 5_000 });
 export const LONG_TTL_MS = 3_600_000;
 
 /**
- * Installs many entries through the protocol, leasing a group of keys before filling them, so the
- * store's lease map is never emptied by every single fill (see the README: emptying memoryStore's
- * lease map costs time in proportion to `maxLeases`).
+ * Installs many entries through the protocol, leasing a group of keys before filling them (as
+ * concurrent readers would), so warming does not depend on what emptying the lease map costs.
  */
 export async function fillTierBulk(
   tier: BenchTier,

@@ -15,7 +15,7 @@ import { workload } from './zipf.js';
 const CAPACITY = 10_000;
 /** The project's target for our memoryStore. */
 const TARGET = 0.62;
-/** `maxLeases` of the memoryStore under test (the default is 100,000). */
+/** The tiny `maxLeases` the fill-cost probe compares the default with. */
 const SMALL_LEASES = 16;
 /** Requests of the trace replayed by the fill-cost probe. */
 const PROBE_REQUESTS = 20_000;
@@ -83,14 +83,15 @@ function sieveReplayer(tier: BenchTier) {
   return {
     lookup,
     refused: () => refused,
-    how: `\`maxLeases: ${num(SMALL_LEASES)}\`; miss → \`getSync\` lease → \`${fillSync === undefined ? 'fill' : 'fillSync'}\``,
+    how: `miss → \`getSync\` lease → \`${fillSync === undefined ? 'fill' : 'fillSync'}\``,
   };
 }
 
 /**
- * The cost of a miss (lease + fill) with the default `maxLeases` and with a small one, over the first
- * requests of the trace. With the default, the fill that empties the lease map is far slower:
- * lru-cache's `delete` of its last entry runs `clear()`, which rewrites arrays of `max` slots.
+ * The cost of a miss (lease + fill) with the default `maxLeases` and with a tiny one, over the first
+ * requests of the trace. They should be equal: a store whose lease map costs time in proportion to
+ * its capacity (as one built on lru-cache did: its `delete` of the last entry runs `clear()`, which
+ * rewrites arrays of `max` slots) shows here as a large ratio.
  */
 async function probeFillCost(memoryStore: NonNullable<Core['memoryStore']>): Promise<string> {
   const { trace, key } = workload();
@@ -105,21 +106,29 @@ async function probeFillCost(memoryStore: NonNullable<Core['memoryStore']>): Pro
     }
     return ((performance.now() - start) * 1000) / misses;
   };
-  const byDefault = memoryStore({ maxEntries: CAPACITY });
-  const small = memoryStore({ maxEntries: CAPACITY, maxLeases: SMALL_LEASES });
-  const slow = perMiss(byDefault);
-  const fast = perMiss(small);
-  await byDefault.close();
-  await small.close();
+  // Alternated twice, best of two each, so neither pays alone for warming the code.
+  let fast = Number.POSITIVE_INFINITY;
+  let slow = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 2; round++) {
+    const small = memoryStore({ maxEntries: CAPACITY, maxLeases: SMALL_LEASES });
+    const byDefault = memoryStore({ maxEntries: CAPACITY });
+    fast = Math.min(fast, perMiss(small));
+    slow = Math.min(slow, perMiss(byDefault));
+    await byDefault.close();
+    await small.close();
+  }
+  const r = slow / fast;
   process.stdout.write(
-    `  hit-ratio: memoryStore miss+fill ${slow.toFixed(1)} µs (default) vs ${fast.toFixed(2)} µs\n`,
+    `  hit-ratio: memoryStore miss+fill ${slow.toFixed(2)} µs (default) vs ${fast.toFixed(2)} µs\n`,
   );
+  const verdict =
+    r > 2
+      ? '**the fill path costs time in proportion to `maxLeases`: a regression**'
+      : 'no dependence on the lease capacity';
   return (
-    `**Fill cost:** a sequential miss + fill on memoryStore takes ${num(slow, 1)} µs with the default ` +
-    `\`maxLeases\` (100,000) against ${num(fast, 2)} µs with \`maxLeases: ${num(SMALL_LEASES)}\` ` +
-    `(${ratio(slow / fast)}; first ${num(PROBE_REQUESTS)} requests). Each fill that removes the only ` +
-    'lease left calls lru-cache `delete`, which on its last entry runs `clear()` and rewrites arrays of ' +
-    '`max` slots, so a replay of the whole trace with the default takes minutes instead of seconds.'
+    `Fill cost: a sequential miss + fill on memoryStore takes ${num(slow, 2)} µs with the default ` +
+    `\`maxLeases\` and ${num(fast, 2)} µs with \`maxLeases: ${SMALL_LEASES}\` (${ratio(r)}, first ` +
+    `${num(PROBE_REQUESTS)} requests): ${verdict}.`
   );
 }
 
@@ -143,9 +152,8 @@ export async function runHitRatio(): Promise<Section> {
   if (absent !== undefined || core.memoryStore === undefined) {
     outcomes.push({ name: 'writethrough `memoryStore`', policy: 'SIEVE', skipped: absent });
   } else {
-    // Hit or lease; a lease is filled at once. Leases never pile up in a sequential replay, so
-    // `maxLeases` is set low: see the fill-cost probe below for why it matters.
-    const tier: BenchTier = core.memoryStore({ maxEntries: CAPACITY, maxLeases: SMALL_LEASES });
+    // Hit or lease; a lease is filled at once (the store's defaults apart from its capacity).
+    const tier: BenchTier = core.memoryStore({ maxEntries: CAPACITY });
     const sieve = sieveReplayer(tier);
     const outcome = await replay('writethrough `memoryStore`', 'SIEVE', sieve.lookup, sieve.how);
     outcomes.push(

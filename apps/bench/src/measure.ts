@@ -4,7 +4,7 @@
  * the per-operation figures are its per-call statistics divided by `ops`, which amortizes the
  * harness's own per-call cost (one extra await, one loop step) to well under a nanosecond.
  */
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { measure } from 'mitata';
 
 /** The garbage collector when the process runs with `--expose-gc` (the `start` script does). */
@@ -39,12 +39,13 @@ export async function perOp(
   ops: number,
   { budgetMs = 600 }: MeasureOptions = {},
 ): Promise<OpStats> {
-  collect();
   const stats = await measure(chunk, {
     min_cpu_time: budgetMs * 1e6,
-    // mitata collects before sampling only when told how; inner collections would distort ns figures.
+    // mitata runs this collector once before sampling; inner collections would distort ns figures.
     gc: gc ?? false,
     inner_gc: false,
+    // A chunk already amortizes the per-call cost: no batching of chunks, one chunk per sample.
+    batch_threshold: 0,
   });
   return {
     mean: stats.avg / ops,
@@ -63,6 +64,8 @@ export interface MachineInfo {
   readonly memoryGiB: number;
   readonly platform: string;
   readonly gc: boolean;
+  /** The 1-minute load average when the run started (other processes compete for the cores). */
+  readonly load: number;
 }
 
 export function machineInfo(): MachineInfo {
@@ -75,6 +78,7 @@ export function machineInfo(): MachineInfo {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     platform: `${process.platform}-${process.arch}`,
     gc: gc !== undefined,
+    load: loadavg()[0] ?? 0,
   };
 }
 
