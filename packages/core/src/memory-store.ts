@@ -64,11 +64,25 @@ export interface MemoryStoreKeyState<P> {
   readonly floor: number;
 }
 
-/** A cached entry: the lookup returned on every hit (built once) and when it expires. */
-interface Slot<P> {
-  readonly hit: Extract<Lookup<P>, { kind: 'hit' }>;
-  /** Epoch ms after which the entry is gone; `Infinity` = never. */
-  readonly expiresAt: number;
+/**
+ * A cached entry: the very object `get` answers on a hit (one object per installed entry, so a hit
+ * allocates nothing and follows one pointer less), with its expiry kept out of the lookup's own
+ * properties.
+ */
+class Slot<P> {
+  readonly kind = 'hit' as const;
+  readonly entry: TierEntry<P>;
+  readonly #expiresAt: number;
+
+  constructor(entry: TierEntry<P>, expiresAt: number) {
+    this.entry = entry;
+    this.#expiresAt = expiresAt;
+  }
+
+  /** Epoch ms after which the entry is gone; `Infinity` for never. */
+  get expiresAt(): number {
+    return this.#expiresAt;
+  }
 }
 
 /** A key's write mark: the in-flight writers and the version floor, one record with one expiry. */
@@ -140,7 +154,7 @@ export class MemoryStore<P> implements CacheStore<P> {
     if (this.#closed) throw closedError(key);
     const slot = this.#values.get(key);
     if (slot !== undefined) {
-      if (slot.expiresAt === Number.POSITIVE_INFINITY || this.#now() <= slot.expiresAt) return slot.hit;
+      if (slot.expiresAt === Number.POSITIVE_INFINITY || this.#now() <= slot.expiresAt) return slot;
       this.#values.delete(key);
     }
     const mark = this.#marks.get(key);
@@ -254,7 +268,7 @@ export class MemoryStore<P> implements CacheStore<P> {
       inflight: mark === undefined ? [] : [...mark.writers],
       floor: mark?.floor ?? 0,
     };
-    if (slot !== undefined && !this.#expired(slot)) state.entry = slot.hit.entry;
+    if (slot !== undefined && !this.#expired(slot)) state.entry = slot.entry;
     if (lease !== undefined) state.lease = lease;
     return state;
   }
@@ -332,12 +346,12 @@ export class MemoryStore<P> implements CacheStore<P> {
   #installIfNewer(key: string, entry: TierEntry<P>, ttlMs: number): boolean {
     if (this.#checkVersions) {
       const cached = this.#values.peek(key);
-      if (cached !== undefined && !this.#expired(cached) && entry.version <= cached.hit.entry.version) {
+      if (cached !== undefined && !this.#expired(cached) && entry.version <= cached.entry.version) {
         return false;
       }
     }
     const expiresAt = ttlMs === Number.POSITIVE_INFINITY ? ttlMs : this.#now() + ttlMs;
-    this.#values.set(key, { hit: { kind: 'hit', entry }, expiresAt });
+    this.#values.set(key, new Slot(entry, expiresAt));
     return true;
   }
 
@@ -346,7 +360,7 @@ export class MemoryStore<P> implements CacheStore<P> {
     if (this.#useFloor) this.#raiseFloor(key, version);
     this.#leases.delete(key);
     const cached = this.#values.peek(key);
-    if (cached !== undefined && cached.hit.entry.version < version) this.#values.delete(key);
+    if (cached !== undefined && cached.entry.version < version) this.#values.delete(key);
   }
 
   /** floor = max(floor, version); a raised floor (or a new mark) lives at least `floorTtlMs`. */

@@ -58,7 +58,8 @@ export class Sieve<V> {
   get(key: string): V | undefined {
     const node = this.#map.get(key);
     if (node === undefined) return undefined;
-    node.visited = true;
+    // Written only when it changes: a hit on a hot entry then leaves its cache line clean.
+    if (!node.visited) node.visited = true;
     return node.value;
   }
 
