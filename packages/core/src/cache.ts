@@ -310,19 +310,25 @@ export class WriteThroughCache<V> {
       }
     }
     this.#stats.reads++;
-    const l1 = this.#l1;
-    let look: Lookup<unknown> | undefined;
-    if (l1 !== undefined && !this.#l1Bypassed && l1.sync) {
-      look = l1.store.getSync!(key, l1.leaseOptions);
-      if (look.kind === 'hit') {
-        l1.stats.hits++;
-        if (this.#listening) this.#emit('hit', { key, tier: 'l1' });
-        const entry = look.entry as LocalEntry;
-        if (entry.resolved !== undefined) return entry.resolved as Promise<V>;
-        return Promise.resolve(entry.kind === 'value' ? (entry.payload as V) : undefined);
-      }
+    const look = this.#l1Lookup(key);
+    if (look?.kind === 'hit') {
+      const entry = look.entry as LocalEntry;
+      if (entry.resolved !== undefined) return entry.resolved as Promise<V>;
+      return Promise.resolve(entry.kind === 'value' ? (entry.payload as V) : undefined);
     }
     return this.#slowRead(key, look, options).then(valueOfLoaded);
+  }
+
+  /** The synchronous L1 step of a read (undefined when L1 is absent, bypassed or asynchronous); counts a hit. */
+  #l1Lookup(key: string): Lookup<unknown> | undefined {
+    const l1 = this.#l1;
+    if (l1 === undefined || this.#l1Bypassed || !l1.sync) return undefined;
+    const look = l1.store.getSync!(key, l1.leaseOptions);
+    if (look.kind === 'hit') {
+      l1.stats.hits++;
+      if (this.#listening) this.#emit('hit', { key, tier: 'l1' });
+    }
+    return look;
   }
 
   /** The value of `key` with its version, or `undefined` when the database has none. */
@@ -330,16 +336,10 @@ export class WriteThroughCache<V> {
     if (this.#closed) throw new CacheClosedError('the cache is closed', { key });
     this.#checkKey(key);
     this.#stats.reads++;
-    const l1 = this.#l1;
-    let look: Lookup<unknown> | undefined;
-    if (l1 !== undefined && !this.#l1Bypassed && l1.sync) {
-      look = l1.store.getSync!(key, l1.leaseOptions);
-      if (look.kind === 'hit') {
-        l1.stats.hits++;
-        if (this.#listening) this.#emit('hit', { key, tier: 'l1' });
-        const entry = look.entry;
-        return entry.kind === 'value' ? { value: entry.payload as V, version: entry.version } : undefined;
-      }
+    const look = this.#l1Lookup(key);
+    if (look?.kind === 'hit') {
+      const entry = look.entry;
+      return entry.kind === 'value' ? { value: entry.payload as V, version: entry.version } : undefined;
     }
     const loaded = await this.#slowRead(key, look, options);
     return loaded.found ? { value: loaded.value as V, version: loaded.version } : undefined;
