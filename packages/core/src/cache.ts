@@ -437,7 +437,15 @@ export class WriteThroughCache<V> {
   async #readFrom(i: number, key: string): Promise<Loaded<V>> {
     const tier = this.#tiers[i];
     if (tier === undefined) return this.#readRecords(key);
-    if ((tier === this.#l1 && this.#l1Bypassed) || !tier.usableFor(key)) return this.#readFrom(i + 1, key);
+    if (tier === this.#l1 && this.#l1Bypassed) {
+      const loaded = await this.#readFrom(i + 1, key);
+      // Found by model checking (model/l1-tiered.pml, tiered-impl): the bus may come back and a
+      // write of this instance begin on L1 while this read is out; the version it returns must
+      // still raise L1's floor, or that write could install an older version after it.
+      if (!this.#guards.has('bypass-report')) await this.#report(tier, key, loaded.version);
+      return loaded;
+    }
+    if (!tier.usableFor(key)) return this.#readFrom(i + 1, key);
     let look: Lookup<unknown>;
     try {
       look = await tier.store.get(key, tier.leaseOptions);

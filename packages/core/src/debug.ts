@@ -18,6 +18,8 @@ export type EngineGuard =
   | 'settled-fill'
   /** R3 on other instances: a write announces itself on the bus when it begins, so their L1 copies go first. */
   | 'publish-begin'
+  /** L1 monotonic reads: a read that bypassed L1 (bus down) still reports its version to L1. */
+  | 'bypass-report'
   /** R3: `beginWrite` before the database write (off: tiers are only updated after the commit). */
   | 'write-marks'
   /** R5: a bus message raises the L1 floor and revokes its lease (off: only a cached L1 entry is dropped). */
