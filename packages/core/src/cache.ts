@@ -498,6 +498,11 @@ export class WriteThroughCache<V> {
         for (let attempt = 0; attempt < this.#leaseWaitAttempts; attempt++) {
           await sleep(delay);
           delay *= 2;
+          // Found by model checking (tiered-impl-wait-bypass): the bus may have gone down during the
+          // sleep; a retry must not take a lease in the cleared, bypassed L1 and fill it.
+          if (tier === this.#l1 && this.#l1Bypassed && !this.#guards.has('wait-bypass')) {
+            return this.#readFrom(i, key);
+          }
           let again: Lookup<unknown>;
           try {
             again = await tier.store.get(key, tier.leaseOptions);

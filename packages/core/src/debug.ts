@@ -20,6 +20,8 @@ export type EngineGuard =
   | 'publish-begin'
   /** L1 monotonic reads: a read that bypassed L1 (bus down) still reports its version to L1. */
   | 'bypass-report'
+  /** L1 and the bus: a MISS_WAIT retry looks at the bypass again before it asks L1. */
+  | 'wait-bypass'
   /** R3: `beginWrite` before the database write (off: tiers are only updated after the commit). */
   | 'write-marks'
   /** R5: a bus message raises the L1 floor and revokes its lease (off: only a cached L1 entry is dropped). */

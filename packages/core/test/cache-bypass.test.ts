@@ -53,7 +53,8 @@ async function run(guardsOff: EngineGuard[]): Promise<{ first: number; second: n
           return target.get(key, options);
         };
       }
-      return Reflect.get(target, prop, receiver);
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
     },
   }) as CacheStore<unknown>;
   const aCommitted = gate();
@@ -111,5 +112,57 @@ describe('a read that bypassed L1 while the bus was down', () => {
     const { first, second } = await run(['bypass-report']);
     expect(first).toBe(2);
     expect(second).toBe(1);
+  });
+});
+
+/**
+ * model/l1-tiered.pml run tiered-impl-wait-bypass: a read answered WAIT by L1 sleeps and looks
+ * again; if the bus went down meanwhile (L1 cleared and bypassed), the retry must not take a lease in
+ * the bypassed L1 and fill it (nothing would invalidate that entry while the bus is down).
+ */
+async function waitThenBusLoss(guardsOff: EngineGuard[]): Promise<boolean> {
+  const records = memoryRecords<string>();
+  await records.set('k', 'v');
+  const inner = memoryStore();
+  let answerWait = true;
+  const l1 = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'capabilities') return { ...target.capabilities, sync: false };
+      if (prop === 'get') {
+        return async (key: string, options: { leaseTtlMs: number }) => {
+          if (answerWait) {
+            answerWait = false;
+            return { kind: 'wait' };
+          }
+          return target.get(key, options);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as CacheStore<unknown>;
+  const hub = memoryBus();
+  const bus = hub.connect('a');
+  const cache = createCache<string>({
+    records,
+    l1,
+    bus,
+    leaseWait: { attempts: 2, delayMs: 20 },
+    debug: { unsafeDisable: guardsOff },
+  });
+  const read = cache.get('k');
+  await new Promise((r) => setTimeout(r, 5));
+  bus.disconnect();
+  expect(await read).toBe('v');
+  return inner.inspect('k').entry !== undefined;
+}
+
+describe('a read waiting for an L1 lease when the bus goes down', () => {
+  it('does not fill the bypassed L1', async () => {
+    expect(await waitThenBusLoss([])).toBe(false);
+  });
+
+  it('without the re-check (guard wait-bypass off) it fills the cleared L1 while the bus is down', async () => {
+    expect(await waitThenBusLoss(['wait-bypass'])).toBe(true);
   });
 });
