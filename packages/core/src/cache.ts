@@ -101,6 +101,17 @@ type WriteOp<V> =
 
 const NO_GUARDS: ReadonlySet<EngineGuard> = new Set();
 
+/** The steps a tier must have. */
+const CACHE_STORE_METHODS = [
+  'get',
+  'getMany',
+  'fill',
+  'beginWrite',
+  'commitWrite',
+  'abortWrite',
+  'invalidate',
+];
+
 /**
  * An entry for an in-process tier, carrying the promise `get` returns on a hit: one promise per
  * installed entry instead of one per hit (an L1 hit costs about as much as the promise it returns).
@@ -237,15 +248,7 @@ export class WriteThroughCache<V> {
       this.#ownedStores.push(l1Store);
     }
     if (l1Store !== false) {
-      checkStore('l1', l1Store, [
-        'get',
-        'getMany',
-        'fill',
-        'beginWrite',
-        'commitWrite',
-        'abortWrite',
-        'invalidate',
-      ]);
+      checkStore('l1', l1Store, CACHE_STORE_METHODS);
       this.#l1 = new Tier({
         name: 'l1',
         store: l1Store,
@@ -257,15 +260,7 @@ export class WriteThroughCache<V> {
       this.#tiers.push(this.#l1);
     }
     if (options.l2 !== undefined) {
-      checkStore('l2', options.l2, [
-        'get',
-        'getMany',
-        'fill',
-        'beginWrite',
-        'commitWrite',
-        'abortWrite',
-        'invalidate',
-      ]);
+      checkStore('l2', options.l2, CACHE_STORE_METHODS);
       this.#tiers.push(
         new Tier({ name: 'l2', store: options.l2, stats: this.#stats.l2, ttlMs, absentTtlMs, ...tierInit }),
       );
