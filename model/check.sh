@@ -171,6 +171,15 @@ tiered-skipped-no-invalidate l1-tiered.pml bfs caught:L1-read-your-writes -DNR=1
 tiered-l1-no-failsafe l1-tiered.pml bfs caught:L1-monotonic -DNR=1 -DL1_NO_FAILSAFE
 tiered-not-linearizable l1-tiered.pml bfs caught:P1-fresh -DNR=1 -DCHECK_LINEARIZABLE
 tiered-drop-no-converge l1-tiered.pml bfs caught:L1-converge -DNR=1 -DDROPS=1 -DCHECK_CONV
+tiered-head      l1-tiered.pml dfs pass                  -DNR=1 -DTIERED_HEAD
+tiered-head-faults l1-tiered.pml dfs pass                -DNR=1 -DROPS=1 -DTIERED_HEAD -DMARKLOSS=2 -DLEASELOSS=1 -DVALUELOSS=1 -DCRASHES=1 -DOUTBOX=1
+tiered-head-unknown-relay l1-tiered.pml dfs pass         -DNR=1 -DROPS=1 -DTIERED_HEAD -DMARKLOSS=1 -DUNKNOWN=1 -DOUTBOX=1
+tiered-head-crash-no-relay l1-tiered.pml bfs caught:L1-converge -DNR=1 -DTIERED_HEAD -DMARKLOSS=1 -DCRASHES=1 -DBUSLOSS=0 -DL1VALUELOSS=0 -DL1LEASELOSS=0 -DL1MARKLOSS=0
+tiered-head-unknown-no-relay l1-tiered.pml bfs caught:L1-converge -DNR=1 -DROPS=1 -DTIERED_HEAD -DMARKLOSS=1 -DUNKNOWN=1 -DBUSLOSS=0 -DL1VALUELOSS=0 -DL1LEASELOSS=0 -DL1MARKLOSS=0
+tiered-remote-marks-crash l1-tiered.pml dfs pass         -DNR=1 -DTIERED_HEAD -DREMOTE_MARKS -DMARKLOSS=1 -DCRASHES=1 -DBUSLOSS=0 -DL1MARKLOSS=0
+tiered-remote-marks-unknown l1-tiered.pml dfs pass       -DNR=1 -DTIERED_HEAD -DREMOTE_MARKS -DMARKLOSS=1 -DUNKNOWN=1 -DBUSLOSS=0 -DL1MARKLOSS=0
+tiered-remote-marks-evicted l1-tiered.pml dfs caught:L1-converge -DNR=1 -DTIERED_HEAD -DREMOTE_MARKS -DMARKLOSS=1 -DCRASHES=1 -DBUSLOSS=0
+tiered-remote-marks-busloss l1-tiered.pml dfs caught:L1-converge -DNR=1 -DTIERED_HEAD -DREMOTE_MARKS -DMARKLOSS=1 -DCRASHES=1 -DL1MARKLOSS=0
 '
 FULL='
 final-3w         protocol.pml dfs pass                   -DOUTBOX=1 -DNW=3 -DROPS=1
@@ -192,6 +201,10 @@ tiered-final-big l1-tiered.pml bit pass
 tiered-final-3r  l1-tiered.pml bit pass                  -DNR=3
 tiered-final-wait-2reads l1-tiered.pml bit pass          -DNR=2 -DREADERS_I0
 tiered-final-single-flight-2reads l1-tiered.pml bit pass -DNR=2 -DREADERS_I0 -DSINGLE_FLIGHT
+tiered-head-2r   l1-tiered.pml dfs pass                  -DROPS=1 -DL1VALUELOSS=0 -DL1LEASELOSS=0 -DL1MARKLOSS=0 -DTIERED_HEAD
+tiered-head-single-flight l1-tiered.pml dfs pass         -DNR=2 -DREADERS_I0 -DROPS=1 -DTIERED_HEAD -DSINGLE_FLIGHT
+tiered-head-faults-2reads l1-tiered.pml dfs pass         -DNR=1 -DTIERED_HEAD -DMARKLOSS=2 -DLEASELOSS=1 -DVALUELOSS=1 -DCRASHES=1 -DOUTBOX=1
+tiered-head-unknown-relay-2reads l1-tiered.pml dfs pass  -DNR=1 -DTIERED_HEAD -DMARKLOSS=1 -DUNKNOWN=1 -DOUTBOX=1
 tiered-final-l2faults-2r l1-tiered.pml bit pass          -DMARKLOSS=2 -DLEASELOSS=1 -DVALUELOSS=1 -DCRASHES=1 -DOUTBOX=1
 '
 

@@ -130,8 +130,21 @@
 #endif
 #endif
 #define FAULTY_ON(j) ((FAULTY & (1 << (j))) != 0)
+/* REMOTE_MARKS (proposed fix, implies PUBLISH_BEGIN): the begin message carries
+ * the writer's token and receivers add it to their L1 in-flight set
+ * (beginWrite); the commit message carries token and version and receivers
+ * remove the token and invalidate(v). L1's set then holds every writer of the
+ * key, as L2's does. */
+/* TIERED_HEAD: the implementation as changed meanwhile (both fixes below, plus
+ * PUBLISH_BEGIN: a write publishes 0 once it has begun, and SETTLED_FILL: an L1
+ * lease holder whose L2 part met a write in flight (MISS_WRITING, or MISS_WAIT
+ * after the retries) reports to L1 instead of filling it). */
+#ifdef TIERED_HEAD
+#define PUBLISH_BEGIN
+#define SETTLED_FILL
+#endif
 /* Fixes to the implementation found with this model (on by default; TIERED_IMPL
- * turns both off: the implementation as it is). */
+ * turns both off: the implementation as it was). */
 #ifdef TIERED_IMPL
 #ifndef FIX_L1_BYPASS_REPORT
 #define FIX_L1_BYPASS_REPORT 0
@@ -154,7 +167,7 @@
                                    can take a lease in the cleared, bypassed L1 and
                                    fill it: L1-BUS, L1-RYW, L1-CONV fail) */
 #endif
-#define BUSCAP (2 * MAXV)     /* a write publishes at most 0 (unknown outcome) and v */
+#define BUSCAP (3 * MAXV)     /* a write publishes at most 0 (PUBLISH_BEGIN), 0 (unknown outcome) and v */
 
 /* ---------------- L1 and bus state, per instance ---------------- */
 bool l1_has[NI];
@@ -274,14 +287,35 @@ inline l1_commit_write(i, w, val, v) {
 /* MemoryStore.abortWriteSync */
 inline l1_abort_write(i, w) { l1_inflight[i] = l1_inflight[i] & ~BIT(w) }
 
+/* Bus messages, one byte: a version v (0: drop, no version), or with
+ * REMOTE_MARKS a writer's begin (its token) or commit (token and version). */
+#define MSG_BEGIN(w)     (64 + (w) * 16)
+#define MSG_COMMIT(w, v) (128 + (w) * 16 + (v))
+#define MSG_KIND(m)      ((m) / 64)
+#define MSG_W(m)         (((m) % 64) / 16)
+#define MSG_V(m)         ((m) % 16)
+#ifdef REMOTE_MARKS
+#define PUBLISH_BEGIN
+#define BEGIN_MSG(w)     MSG_BEGIN(w)
+#define COMMIT_MSG(w, v) MSG_COMMIT(w, v)
+#else
+#define BEGIN_MSG(w)     0
+#define COMMIT_MSG(w, v) (v)
+#endif
+
 /* MemoryStore.clearSync (#onBusState('disconnected')) */
 inline l1_clear(i) { l1_drop(i); l1_lease[i] = 0; l1_inflight[i] = 0; l1_floor[i] = 0 }
 
 /* #onBusMessage: apply message v on instance j */
 inline l1_bus_apply(j, v) {
   if
-  :: v == 0 -> l1_drop(j); l1_lease[j] = 0     /* invalidate(key): an unknown outcome elsewhere */
-  :: else ->
+  :: MSG_KIND(v) == 1 ->                        /* REMOTE_MARKS: beginWrite(remote token) */
+     l1_begin_write(j, MSG_W(v))
+  :: MSG_KIND(v) == 2 ->                        /* REMOTE_MARKS: the remote token leaves, invalidate(v) */
+     l1_inflight[j] = l1_inflight[j] & ~BIT(MSG_W(v));
+     l1_invalidate(j, MSG_V(v))
+  :: v == 0 -> l1_drop(j); l1_lease[j] = 0     /* invalidate(key): a write began, or an unknown outcome */
+  :: MSG_KIND(v) == 0 && v != 0 ->
 #ifdef BUS_DROP_ONLY
   if :: l1_has[j] -> l1_drop(j) :: else -> skip fi     /* 'bus-floor' guard off */
 #else
@@ -332,6 +366,9 @@ inline read_complete() {
  * implementation), or reports to L1 first in a separate step (below, with
  * FIX_L1_BYPASS_REPORT); a read that used L1 does its L1 step first. */
 inline read_done() {
+#ifdef SETTLED_FILL
+  unsettled = (res == WRITING || res == WAIT);   /* L2 had a write in flight */
+#endif
 #if FIX_L1_BYPASS_REPORT && !defined(NO_L1)
   skip
 #else
@@ -374,6 +411,9 @@ proctype Reader(byte r) {
   byte ack_at_start, ret_at_start;
 #endif
   bool skip1;
+#ifdef SETTLED_FILL
+  bool unsettled;
+#endif
   mtype res, res1;
   i = INST_R(r);
   do
@@ -459,10 +499,20 @@ proctype Reader(byte r) {
         l2_read(r, k);
         atomic {
           if
+#ifdef SETTLED_FILL
+          :: res1 == LEASE && unsettled ->          /* 'settled-fill': report, do not fill */
+             l1_invalidate(i, rv); unsettled = 0;
+             printf("R%d      L1 invalidate(v%d) on I%d (L2 had a write in flight: no fill)\n", r, rv, i)
+          :: res1 == LEASE && !unsettled ->
+#else
           :: res1 == LEASE ->
+#endif
              l1_fill(i, tok1, rval, rv);
              printf("R%d      L1 fill(token %d, v%d) on I%d\n", r, tok1, rv, i)
           :: else ->
+#ifdef SETTLED_FILL
+             unsettled = 0;
+#endif
 #ifndef L1_NO_REPORT
              l1_invalidate(i, rv);
              printf("R%d      L1 invalidate(v%d) on I%d\n", r, rv, i)
@@ -501,6 +551,18 @@ proctype Writer(byte w) {
        l2_begin_write(w); pending = pending | BIT(w);
        printf("W%d      L2 beginWrite\n", w); print_state()
      };
+#ifdef PUBLISH_BEGIN
+     atomic {                                         /* 'publish-begin': announce the write */
+       for (j : 0 .. NI - 1) {
+         if
+         :: j != i && connected[j] -> bus[j]!BEGIN_MSG(w)
+         :: else -> skip
+         fi
+       };
+       j = 0;
+       printf("W%d      publish: a write began\n", w)
+     };
+#endif
      if
      :: crashes < CRASHES ->                          /* crash before the commit */
         atomic { crashes++; pending = pending & ~BIT(w); printf("W%d      CRASH before the DB commit\n", w) };
@@ -577,7 +639,7 @@ proctype Writer(byte w) {
        fi;
        for (j : 0 .. NI - 1) {
          if
-         :: j != i && connected[j] -> bus[j]!v     /* queues never fill: BUSCAP >= every write */
+         :: j != i && connected[j] -> bus[j]!COMMIT_MSG(w, v)   /* queues never fill: BUSCAP >= every write */
          :: else -> skip
          fi
        };
@@ -619,10 +681,13 @@ crashed:
 
 #define BUS_OPTIONS(j) \
   :: atomic { nempty(bus[j]) -> bus[j]?m; \
-       if :: m != 0 -> printf("BUS     I%d applies v%d\n", j, m) \
-          :: else -> printf("BUS     I%d applies 0: drop the value, revoke the lease\n", j) fi; \
+       if :: MSG_KIND(m) == 0 && m != 0 -> printf("BUS     I%d applies v%d\n", j, m) \
+          :: m == 0 -> printf("BUS     I%d applies 0: drop the value, revoke the lease\n", j) \
+          :: MSG_KIND(m) == 1 -> printf("BUS     I%d applies W%d's begin: L1 beginWrite(W%d)\n", j, MSG_W(m), MSG_W(m)) \
+          :: MSG_KIND(m) == 2 -> printf("BUS     I%d applies W%d's commit v%d: W%d leaves, invalidate(v%d)\n", j, MSG_W(m), MSG_V(m), MSG_W(m), MSG_V(m)) \
+       fi; \
        FLIGHT_DROP(j); l1_bus_apply(j, m); \
-       if :: m > delivered[j] -> delivered[j] = m :: else -> skip fi; \
+       if :: MSG_KIND(m) != 1 && MSG_V(m) > delivered[j] -> delivered[j] = MSG_V(m) :: else -> skip fi; \
        m = 0; print_l1() } \
   :: atomic { drops < DROPS && nempty(bus[j]) -> bus[j]?m; drops++; \
        printf("BUS     message v%d to I%d lost unnoticed\n", m, j); m = 0 } \
