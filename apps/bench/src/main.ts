@@ -1,6 +1,6 @@
 /**
- * Runs every benchmark in one process, prints the results and, when all of them ran, rewrites the
- * generated block of `apps/bench/README.md`. `pnpm start -- l1-hit hit-ratio` runs a subset (printed
+ * Runs every benchmark, one after another (the hit benchmark starts a process per contender run),
+ * prints the results and, when all of them ran, rewrites the generated block of `apps/bench/README.md`. `pnpm start -- l1-hit hit-ratio` runs a subset (printed
  * only, the README is left alone).
  */
 import { fileURLToPath } from 'node:url';

@@ -112,16 +112,9 @@ const CACHE_STORE_METHODS = [
   'invalidate',
 ];
 
-/**
- * An entry for an in-process tier, carrying the promise `get` returns on a hit: one promise per
- * installed entry instead of one per hit (an L1 hit costs about as much as the promise it returns).
- */
-type LocalEntry = TierEntry<unknown> & { readonly resolved?: Promise<unknown> };
-
-const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
-
+/** An entry for an in-process tier: the live (frozen) value, never serialized. */
 function localEntry(payload: unknown, version: number): TierEntry<unknown> {
-  return { kind: 'value', payload, version, resolved: Promise.resolve(payload) } as TierEntry<unknown>;
+  return { kind: 'value', payload, version };
 }
 
 /**
@@ -307,8 +300,9 @@ export class WriteThroughCache<V> {
     this.#stats.reads++;
     const look = this.#l1Lookup(key);
     if (look?.kind === 'hit') {
-      const entry = look.entry as LocalEntry;
-      if (entry.resolved !== undefined) return entry.resolved as Promise<V>;
+      // An in-process tier hands out a settled promise made when the entry was installed.
+      if (look.resolved !== undefined) return look.resolved as Promise<V | undefined>;
+      const entry = look.entry;
       return Promise.resolve(entry.kind === 'value' ? (entry.payload as V) : undefined);
     }
     return this.#slowRead(key, look, options).then(valueOfLoaded);
@@ -1270,8 +1264,7 @@ export class WriteThroughCache<V> {
     return {
       kind: 'absent',
       version: this.#guards.has('absence-version') ? Number.MAX_SAFE_INTEGER : version,
-      resolved: RESOLVED_UNDEFINED,
-    } as TierEntry<unknown>;
+    };
   }
 
   #toEntry(tier: Tier, key: string, loaded: Loaded<V>): TierEntry<unknown> {

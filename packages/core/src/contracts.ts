@@ -88,8 +88,12 @@ export type TierEntry<P> =
 
 /** What `CacheStore.get` answers (the four results of the protocol's `get` step). */
 export type Lookup<P> =
-  /** A value or a cached absence. */
-  | { readonly kind: 'hit'; readonly entry: TierEntry<P> }
+  /**
+   * A value or a cached absence. An in-process tier may add `resolved`: a settled promise of the
+   * payload (`undefined` for an absence), made once per installed entry, which a caller that must
+   * answer with a promise can return as it is.
+   */
+  | { readonly kind: 'hit'; readonly entry: TierEntry<P>; readonly resolved?: Promise<P | undefined> }
   /** A miss; this caller now holds the fill lease `token` and should load and `fill`. */
   | { readonly kind: 'lease'; readonly token: string }
   /** A miss while a write is in flight: read the record store, fill nothing, then `invalidate(version)`. */

@@ -7,41 +7,39 @@
 
 import { InvalidArgumentError } from './errors.js';
 
-/** One entry, linked into the queue (`newer` points towards the head, `older` towards the tail). */
-class SieveNode<V> {
-  key: string;
-  value: V;
-  visited = false;
-  newer: SieveNode<V> | undefined = undefined;
-  older: SieveNode<V> | undefined = undefined;
-
-  constructor(key: string, value: V) {
-    this.key = key;
-    this.value = value;
-  }
+/**
+ * One entry of the queue (`newer` points towards the head, `older` towards the tail). Callers store
+ * their own records as nodes, so a lookup lands on the caller's record in one step, and order the
+ * fields as their hot path reads them.
+ */
+export interface SieveNode {
+  readonly key: string;
+  visited: boolean;
+  newer: this | undefined;
+  older: this | undefined;
 }
 
 /** Options of a `Sieve`. */
-export interface SieveOptions<V> {
-  /** Called with each entry the policy evicts to make room (not on `delete`, `clear` or replacement). */
-  readonly onEvict?: (key: string, value: V) => void;
+export interface SieveOptions<N extends SieveNode> {
+  /** Called with each node the policy evicts to make room (not on `delete`, `clear` or replacement). */
+  readonly onEvict?: (node: N) => void;
 }
 
-/** A map of at most `capacity` entries that evicts with SIEVE. */
-export class Sieve<V> {
+/** A map of at most `capacity` nodes, by key, that evicts with SIEVE. */
+export class Sieve<N extends SieveNode> {
   /** The most entries the map holds. */
   readonly capacity: number;
-  readonly #map = new Map<string, SieveNode<V>>();
-  readonly #onEvict: ((key: string, value: V) => void) | undefined;
+  readonly #map = new Map<string, N>();
+  readonly #onEvict: ((node: N) => void) | undefined;
   /** The newest entry. */
-  #head: SieveNode<V> | undefined = undefined;
+  #head: N | undefined = undefined;
   /** The oldest entry. */
-  #tail: SieveNode<V> | undefined = undefined;
+  #tail: N | undefined = undefined;
   /** The next eviction candidate; `undefined` means "start at the tail". */
-  #hand: SieveNode<V> | undefined = undefined;
+  #hand: N | undefined = undefined;
 
   /** Creates an empty map; `capacity` is an integer >= 1. */
-  constructor(capacity: number, options: SieveOptions<V> = {}) {
+  constructor(capacity: number, options: SieveOptions<N> = {}) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) {
       throw new InvalidArgumentError(`SIEVE capacity must be an integer >= 1, got ${String(capacity)}`);
     }
@@ -54,18 +52,17 @@ export class Sieve<V> {
     return this.#map.size;
   }
 
-  /** The value of `key`, marking it visited; `undefined` when absent. */
-  get(key: string): V | undefined {
+  /** The node of `key`, marking it visited; `undefined` when absent. */
+  get(key: string): N | undefined {
     const node = this.#map.get(key);
-    if (node === undefined) return undefined;
     // Written only when it changes: a hit on a hot entry then leaves its cache line clean.
-    if (!node.visited) node.visited = true;
-    return node.value;
+    if (node !== undefined && !node.visited) node.visited = true;
+    return node;
   }
 
-  /** The value of `key` without marking it visited. */
-  peek(key: string): V | undefined {
-    return this.#map.get(key)?.value;
+  /** The node of `key` without marking it visited. */
+  peek(key: string): N | undefined {
+    return this.#map.get(key);
   }
 
   /** True when `key` is present (does not mark it visited). */
@@ -74,31 +71,23 @@ export class Sieve<V> {
   }
 
   /**
-   * Sets `key`. An existing entry keeps its place in the queue and counts as visited; a new entry
-   * enters at the head, after evicting one entry when the map is full.
+   * Stores `node` under `node.key`. A node replacing another of the same key takes its place in
+   * the queue and counts as visited; a new key enters at the head, after evicting one entry when
+   * the map is full. A node must not be stored twice.
    */
-  set(key: string, value: V): void {
-    const existing = this.#map.get(key);
+  set(node: N): void {
+    const existing = this.#map.get(node.key);
+    node.visited = existing !== undefined;
     if (existing !== undefined) {
-      existing.value = value;
-      existing.visited = true;
+      this.#map.set(node.key, node);
+      this.#replace(existing, node);
       return;
     }
-    let node: SieveNode<V>;
     if (this.#map.size >= this.capacity) {
       const victim = this.#evict();
-      const evictedKey = victim.key;
-      const evictedValue = victim.value;
-      // The victim's node is reused for the new entry: a full map allocates nothing per insert.
-      victim.key = key;
-      victim.value = value;
-      victim.visited = false;
-      node = victim;
-      this.#onEvict?.(evictedKey, evictedValue);
-    } else {
-      node = new SieveNode(key, value);
+      this.#onEvict?.(victim);
     }
-    this.#map.set(key, node);
+    this.#map.set(node.key, node);
     this.#pushHead(node);
   }
 
@@ -124,8 +113,8 @@ export class Sieve<V> {
     for (let node = this.#tail; node !== undefined; node = node.newer) yield node.key;
   }
 
-  /** Unlinks the entry SIEVE chooses and removes it from the map; the map must not be empty. */
-  #evict(): SieveNode<V> {
+  /** Unlinks the node SIEVE chooses and removes it from the map; the map must not be empty. */
+  #evict(): N {
     let node = this.#hand ?? this.#tail!;
     while (node.visited) {
       node.visited = false;
@@ -137,7 +126,7 @@ export class Sieve<V> {
     return node;
   }
 
-  #pushHead(node: SieveNode<V>): void {
+  #pushHead(node: N): void {
     node.older = this.#head;
     node.newer = undefined;
     if (this.#head === undefined) this.#tail = node;
@@ -145,7 +134,20 @@ export class Sieve<V> {
     this.#head = node;
   }
 
-  #unlink(node: SieveNode<V>): void {
+  /** Puts `node` where `old` is in the queue (and under the hand, if the hand was on `old`). */
+  #replace(old: N, node: N): void {
+    node.newer = old.newer;
+    node.older = old.older;
+    if (old.newer === undefined) this.#head = node;
+    else old.newer.older = node;
+    if (old.older === undefined) this.#tail = node;
+    else old.older.newer = node;
+    if (this.#hand === old) this.#hand = node;
+    old.newer = undefined;
+    old.older = undefined;
+  }
+
+  #unlink(node: N): void {
     // The hand moves on to the next newer entry, as it would after evicting this one.
     if (this.#hand === node) this.#hand = node.newer;
     if (node.newer === undefined) this.#head = node.older;

@@ -97,15 +97,34 @@ describe('get', () => {
     const entry = value(3);
     cache(store, entry);
     const hit = store.getSync(K, LEASE);
-    expect(hit).toEqual({ kind: 'hit', entry });
+    expect(hit).toMatchObject({ kind: 'hit', entry });
     expect(hit.kind === 'hit' && hit.entry).toBe(entry);
     expect(store.getSync(K, LEASE)).toBe(hit);
+  });
+
+  it('answers a hit with one settled promise of the payload, made when the entry was installed', async () => {
+    const { store } = setup();
+    const entry = value(3);
+    cache(store, entry);
+    const hit = store.getSync(K, LEASE);
+    const resolved = hit.kind === 'hit' ? hit.resolved : undefined;
+    expect(resolved).toBeInstanceOf(Promise);
+    expect(await resolved).toBe(entry.kind === 'value' ? entry.payload : 'not a value');
+    expect(store.getSync(K, LEASE)).toMatchObject({ resolved });
+    store.beginWriteSync(K, 'w1', MARK_TTL);
+    expect(store.commitWriteSync(K, 'w1', value(4), TTL)).toBe(true);
+    const next = store.getSync(K, LEASE);
+    expect(next.kind === 'hit' && next.resolved).not.toBe(resolved);
+    store.beginWriteSync(K, 'w2', MARK_TTL);
+    expect(store.commitWriteSync(K, 'w2', absent(5), TTL)).toBe(true);
+    const gone = store.getSync(K, LEASE);
+    expect(gone.kind === 'hit' && (await gone.resolved)).toBeUndefined();
   });
 
   it('answers a hit for a cached absence', () => {
     const { store } = setup();
     cache(store, absent(4));
-    expect(store.getSync(K, LEASE)).toEqual({ kind: 'hit', entry: absent(4) });
+    expect(store.getSync(K, LEASE)).toMatchObject({ kind: 'hit', entry: absent(4) });
   });
 
   it('answers writing while a writer is in flight, before looking at leases', () => {
@@ -273,7 +292,7 @@ describe('commitWrite', () => {
     cache(store, value(1));
     store.beginWriteSync(K, 'w1', MARK_TTL);
     expect(store.commitWriteSync(K, 'w1', absent(2), TTL)).toBe(true);
-    expect(store.getSync(K, LEASE)).toEqual({ kind: 'hit', entry: absent(2) });
+    expect(store.getSync(K, LEASE)).toMatchObject({ kind: 'hit', entry: absent(2) });
   });
 
   it('W1, W2 in flight, commits in order: the first out installs nothing, the last out installs', () => {
@@ -478,6 +497,12 @@ describe('eviction', () => {
     for (let i = 0; i < 100; i++) cache(store, value(1), `x${i}`);
     expect(store.size).toBe(3);
     expect(evicted).toHaveLength(101);
+  });
+
+  it('holds at most maxEntries values without an onEvict listener', () => {
+    const { store } = setup({ maxEntries: 3 });
+    for (let i = 0; i < 100; i++) cache(store, value(1), `x${i}`);
+    expect(store.size).toBe(3);
   });
 
   it('does not report expiry, deletion or clear as eviction', async () => {

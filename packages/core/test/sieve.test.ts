@@ -1,6 +1,55 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../src/errors.js';
-import { Sieve } from '../src/sieve.js';
+import { Sieve, type SieveNode } from '../src/sieve.js';
+
+class NumberNode implements SieveNode {
+  visited = false;
+  newer: this | undefined = undefined;
+  older: this | undefined = undefined;
+  constructor(
+    readonly key: string,
+    readonly value: number,
+  ) {}
+}
+
+/**
+ * The key/value view the tests below speak: every set stores a new node (as memoryStore does), so
+ * a replacement goes through the node swap.
+ */
+class ValueSieve {
+  readonly sieve: Sieve<NumberNode>;
+  constructor(capacity: number, options: { onEvict?: (key: string, value: number) => void } = {}) {
+    const onEvict = options.onEvict;
+    this.sieve = new Sieve<NumberNode>(capacity, onEvict ? { onEvict: (n) => onEvict(n.key, n.value) } : {});
+  }
+  get capacity(): number {
+    return this.sieve.capacity;
+  }
+  get size(): number {
+    return this.sieve.size;
+  }
+  get(key: string): number | undefined {
+    return this.sieve.get(key)?.value;
+  }
+  peek(key: string): number | undefined {
+    return this.sieve.peek(key)?.value;
+  }
+  has(key: string): boolean {
+    return this.sieve.has(key);
+  }
+  set(key: string, value: number): void {
+    this.sieve.set(new NumberNode(key, value));
+  }
+  delete(key: string): boolean {
+    return this.sieve.delete(key);
+  }
+  clear(): void {
+    this.sieve.clear();
+  }
+  keys(): IterableIterator<string> {
+    return this.sieve.keys();
+  }
+}
 
 /** A seeded PRNG (mulberry32): uniform integers in [0, n). */
 function prng(seed: number): (n: number) => number {
@@ -63,7 +112,7 @@ class ReferenceSieve {
 
 describe('Sieve', () => {
   it('gets, peeks, sets, replaces and deletes', () => {
-    const sieve = new Sieve<number>(3);
+    const sieve = new ValueSieve(3);
     expect(sieve.get('a')).toBeUndefined();
     sieve.set('a', 1);
     sieve.set('b', 2);
@@ -85,16 +134,23 @@ describe('Sieve', () => {
     expect([...sieve.keys()]).toEqual(['c']);
   });
 
+  it('stays within its capacity without an onEvict listener', () => {
+    const sieve = new ValueSieve(3);
+    for (let i = 0; i < 10; i++) sieve.set(`k${i}`, i);
+    expect(sieve.size).toBe(3);
+    expect([...sieve.keys()]).toEqual(['k7', 'k8', 'k9']);
+  });
+
   it('refuses a capacity below 1 or not an integer', () => {
     expect(() => new Sieve(0)).toThrow(InvalidArgumentError);
     expect(() => new Sieve(1.5)).toThrow(InvalidArgumentError);
     expect(() => new Sieve(Number.NaN)).toThrow(InvalidArgumentError);
-    expect(new Sieve(1).capacity).toBe(1);
+    expect(new ValueSieve(1).capacity).toBe(1);
   });
 
   it('with capacity 1, each new key evicts the previous one', () => {
     const evicted: string[] = [];
-    const sieve = new Sieve<number>(1, { onEvict: (key) => evicted.push(key) });
+    const sieve = new ValueSieve(1, { onEvict: (key) => evicted.push(key) });
     sieve.set('a', 1);
     sieve.get('a');
     sieve.set('b', 2);
@@ -105,7 +161,7 @@ describe('Sieve', () => {
 
   it("evicts in the order of the paper's walk-through: a visited entry survives one pass of the hand", () => {
     const evicted: [string, number][] = [];
-    const sieve = new Sieve<number>(4, { onEvict: (key, value) => evicted.push([key, value]) });
+    const sieve = new ValueSieve(4, { onEvict: (key, value) => evicted.push([key, value]) });
     for (const [i, key] of ['a', 'b', 'c', 'd'].entries()) sieve.set(key, i);
     sieve.get('a');
     sieve.get('c');
@@ -129,7 +185,7 @@ describe('Sieve', () => {
 
   it('peek does not mark an entry visited; get does', () => {
     const evicted: string[] = [];
-    const sieve = new Sieve<number>(2, { onEvict: (key) => evicted.push(key) });
+    const sieve = new ValueSieve(2, { onEvict: (key) => evicted.push(key) });
     sieve.set('a', 1);
     sieve.set('b', 2);
     sieve.peek('a');
@@ -142,7 +198,7 @@ describe('Sieve', () => {
 
   it('a delete under the hand moves the hand to the next newer entry', () => {
     const evicted: string[] = [];
-    const sieve = new Sieve<number>(3, { onEvict: (key) => evicted.push(key) });
+    const sieve = new ValueSieve(3, { onEvict: (key) => evicted.push(key) });
     sieve.set('a', 1);
     sieve.set('b', 2);
     sieve.set('c', 3);
@@ -164,7 +220,7 @@ describe('Sieve', () => {
     ] as const) {
       const random = prng(seed);
       const evicted: [string, number][] = [];
-      const sieve = new Sieve<number>(capacity, { onEvict: (key, value) => evicted.push([key, value]) });
+      const sieve = new ValueSieve(capacity, { onEvict: (key, value) => evicted.push([key, value]) });
       const reference = new ReferenceSieve(capacity);
       // Plain comparisons in the loop (expect() per step is slow); a mismatch fails with its context.
       const check = (op: number, what: string, actual: unknown, expected: unknown): void => {

@@ -106,8 +106,8 @@ class Probe {
     return { kind: 'absent', version };
   }
 
-  get(key: string, leaseTtlMs = LEASE.leaseTtlMs): Promise<Lookup<unknown>> {
-    return this.store.get(key, { leaseTtlMs });
+  async get(key: string, leaseTtlMs = LEASE.leaseTtlMs): Promise<Lookup<unknown>> {
+    return plain(await this.store.get(key, { leaseTtlMs }));
   }
 
   /** `get` must grant a lease; returns its token. */
@@ -203,6 +203,29 @@ class Probe {
 function show(value: unknown): string {
   const text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/**
+ * A lookup as the checks compare it: a hit's optional `resolved` (the settled promise an in-process
+ * tier may add) must be a promise; what else the answered object carries is the store's business.
+ */
+function plainSync(lookup: Lookup<unknown>): Lookup<unknown> {
+  if (lookup.kind !== 'hit') return lookup;
+  if (lookup.resolved !== undefined) {
+    expect(lookup.resolved, 'a hit’s resolved must be a promise').toBeInstanceOf(Promise);
+  }
+  return { kind: 'hit', entry: lookup.entry };
+}
+
+/** `plainSync`, also checking that a hit's `resolved` settles to the payload (undefined for an absence). */
+async function plain(lookup: Lookup<unknown>): Promise<Lookup<unknown>> {
+  if (lookup.kind === 'hit' && lookup.resolved !== undefined) {
+    const entry = lookup.entry;
+    expect(await lookup.resolved, 'a hit’s resolved must settle to its payload').toEqual(
+      entry.kind === 'value' ? entry.payload : undefined,
+    );
+  }
+  return plainSync(lookup);
 }
 
 function expectLease(lookup: Lookup<unknown>, message: string): void {
@@ -301,7 +324,8 @@ const specs = {
     run: async (store, env) => {
       if (!store.capabilities.sync || store.getSync === undefined) return;
       const p = new Probe(store, env);
-      const getSync = store.getSync.bind(store);
+      const getSync = (key: string, options: { leaseTtlMs: number }) =>
+        plainSync(store.getSync!(key, options));
       const [a, b] = [p.key(), p.key()];
       const lookup = getSync(a, LEASE);
       expectLease(lookup, 'getSync on a fresh key');
@@ -797,7 +821,9 @@ const specs = {
       await p.lease(leased, 'another reader holds the lease');
       await store.beginWrite(writing, 'w1', MARK);
       await p.install(absent, p.absent(3), 'install absence');
-      const lookups = await store.getMany([absent, fresh, hit, leased, writing], LEASE);
+      const lookups = await Promise.all(
+        (await store.getMany([absent, fresh, hit, leased, writing], LEASE)).map(plain),
+      );
       expect(lookups, 'getMany').toEqual([
         { kind: 'hit', entry: p.absent(3) },
         { kind: 'lease', token: expect.any(String) },
@@ -820,7 +846,7 @@ const specs = {
       const keys = Array.from({ length: 50 }, () => p.key());
       for (const [i, key] of keys.entries())
         if (i % 2 === 0) await p.install(key, p.value(i, i + 1), `key ${i}`);
-      const lookups = await store.getMany(keys, LEASE);
+      const lookups = await Promise.all((await store.getMany(keys, LEASE)).map(plain));
       expect(lookups, 'getMany of 50').toEqual(
         keys.map((_, i) =>
           i % 2 === 0
@@ -954,9 +980,10 @@ const specs = {
       for (const [i, { key, label }] of keys.entries())
         await p.install(key, p.value(i, i + 1), `${label}: fill`);
       const names = keys.map(({ key }) => key);
-      expect(await store.getMany(names, LEASE), 'getMany of the hostile keys').toEqual(
-        keys.map((_, i) => ({ kind: 'hit', entry: p.value(i, i + 1) })),
-      );
+      expect(
+        await Promise.all((await store.getMany(names, LEASE)).map(plain)),
+        'getMany of the hostile keys',
+      ).toEqual(keys.map((_, i) => ({ kind: 'hit', entry: p.value(i, i + 1) })));
       for (const [i, { key, label }] of keys.entries()) {
         await store.beginWrite(key, `w-${i}`, MARK);
         await p.expectKind(key, 'writing', `${label}: beginWrite`);

@@ -217,7 +217,7 @@ describe('chaosCacheStore', () => {
     const lookup = await store.get('k', LEASE);
     expect(lookup.kind).toBe('lease');
     await store.fill('k', (lookup as { token: string }).token, entry(1), 60_000);
-    expect(await store.get('k', LEASE)).toEqual({ kind: 'hit', entry: entry(1) });
+    expect(await store.get('k', LEASE)).toMatchObject({ kind: 'hit', entry: entry(1) });
   });
 
   it('throws a ChaosError naming the method by default', async () => {

@@ -122,6 +122,23 @@ const brokenTiers: BrokenTier[] = [
     },
   },
   {
+    rule: 'a hit’s resolved settles to its payload (a broken store hands out a stale promise)',
+    check: 'fillWithLeaseInstalls',
+    build: () => {
+      const inner = memoryStore();
+      const stale = Promise.resolve('stale');
+      return {
+        healthy: memoryStore(),
+        broken: tier(inner, {
+          get: async (key, options) => {
+            const lookup = await inner.get(key, options);
+            return lookup.kind === 'hit' ? { kind: 'hit', entry: lookup.entry, resolved: stale } : lookup;
+          },
+        }),
+      };
+    },
+  },
+  {
     rule: 'beginWrite removes the value (a broken store keeps serving it)',
     check: 'beginWriteRemovesValue',
     build: () => {
