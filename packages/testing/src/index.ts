@@ -56,3 +56,17 @@ export {
   races,
 } from './races.js';
 export { type HostileKey, hostileKeys, LONG_KEY_LENGTH, randomKey } from './random-keys.js';
+export {
+  findRedis,
+  freePort,
+  type RedisCluster,
+  type RedisServer,
+  type RedisServerOptions,
+  type RedisTarget,
+  RespError,
+  type RespReply,
+  redisCommand,
+  startRedisCluster,
+  startRedisServer,
+  waitForRedis,
+} from './redis-server.js';
