@@ -1,0 +1,139 @@
+/**
+ * The wire format of `redisBus`: one compact text frame per Redis pub/sub message.
+ *
+ *   invalidation: `wt1m<publisher>.<seq>.<version>.<cacheLength>.<originLength>.<cache><origin><key>`
+ *   heartbeat:    `wt1h<publisher>.<seq>`
+ *
+ * Numbers are base 36; lengths count UTF-16 code units; the key is the rest of the frame, so it may
+ * hold any character (the separators, newlines, unicode) and needs no escaping. `publisher` is the
+ * sending bus instance's random id (`[0-9a-z]+`) and `seq` its sequence number, one per frame
+ * (heartbeats included), starting at 1: a receiver that sees a publisher's sequence jump knows it
+ * lost frames. Strings must be well formed (no lone surrogates): Redis carries UTF-8.
+ */
+
+import type { InvalidationMessage } from '@writethrough/core';
+import { InvalidArgumentError } from '@writethrough/core';
+
+/** The prefix (magic and format version) of every frame. */
+export const FRAME_PREFIX = 'wt1';
+
+/** A decoded frame. */
+export type BusFrame =
+  | {
+      readonly kind: 'message';
+      readonly publisher: string;
+      readonly seq: number;
+      readonly message: InvalidationMessage;
+    }
+  | { readonly kind: 'heartbeat'; readonly publisher: string; readonly seq: number };
+
+const ID = /^[0-9a-z]+$/;
+
+function checkId(publisher: string): void {
+  if (!ID.test(publisher)) throw new InvalidArgumentError(`a bus publisher id must match [0-9a-z]+`);
+}
+
+function checkSeq(seq: number): void {
+  if (!Number.isSafeInteger(seq) || seq < 1) {
+    throw new InvalidArgumentError(`a bus sequence number must be a safe integer >= 1, got ${String(seq)}`);
+  }
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function checkText(what: string, text: unknown, key?: string): asserts text is string {
+  if (typeof text !== 'string') {
+    throw new InvalidArgumentError(`bus message ${what} must be a string, got ${typeof text}`, { key });
+  }
+  if (LONE_SURROGATE.test(text)) {
+    throw new InvalidArgumentError(`bus message ${what} holds a lone surrogate; Redis carries UTF-8`, {
+      key,
+    });
+  }
+}
+
+/** Encodes an invalidation frame. Throws `InvalidArgumentError` on an invalid message. */
+export function encodeMessage(publisher: string, seq: number, message: InvalidationMessage): string {
+  checkId(publisher);
+  checkSeq(seq);
+  const { cache, key, version, origin } = message;
+  checkText('key', key);
+  checkText('cache', cache, key);
+  checkText('origin', origin, key);
+  if (!Number.isSafeInteger(version) || version < 0) {
+    throw new InvalidArgumentError(
+      `bus message version must be a safe integer >= 0, got ${String(version)}`,
+      {
+        key,
+      },
+    );
+  }
+  return `${FRAME_PREFIX}m${publisher}.${seq.toString(36)}.${version.toString(36)}.${cache.length.toString(36)}.${origin.length.toString(36)}.${cache}${origin}${key}`;
+}
+
+/** Encodes a heartbeat frame. */
+export function encodeHeartbeat(publisher: string, seq: number): string {
+  checkId(publisher);
+  checkSeq(seq);
+  return `${FRAME_PREFIX}h${publisher}.${seq.toString(36)}`;
+}
+
+const NUMBER = /^[0-9a-z]{1,11}$/;
+
+/** Parses a base-36 field; undefined when it is not a safe integer. */
+function parseNumber(text: string): number | undefined {
+  if (!NUMBER.test(text)) return undefined;
+  const value = Number.parseInt(text, 36);
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+/**
+ * Decodes a frame; `undefined` for anything that is not a well-formed frame of this format (garbage or
+ * another application's messages on the channel). Never throws.
+ */
+export function decodeFrame(frame: unknown): BusFrame | undefined {
+  if (typeof frame !== 'string' || !frame.startsWith(FRAME_PREFIX)) return undefined;
+  const kind = frame[FRAME_PREFIX.length];
+  let at = FRAME_PREFIX.length + 1;
+  const field = (): string | undefined => {
+    const end = frame.indexOf('.', at);
+    if (end < 0) return undefined;
+    const text = frame.slice(at, end);
+    at = end + 1;
+    return text;
+  };
+  if (kind === 'h') {
+    const dot = frame.indexOf('.', at);
+    if (dot < 0) return undefined;
+    const publisher = frame.slice(at, dot);
+    const seq = parseNumber(frame.slice(dot + 1));
+    if (!ID.test(publisher) || seq === undefined || seq < 1) return undefined;
+    return { kind: 'heartbeat', publisher, seq };
+  }
+  if (kind !== 'm') return undefined;
+  const publisher = field();
+  const seqText = field();
+  const versionText = field();
+  const cacheText = field();
+  const originText = field();
+  if (
+    publisher === undefined ||
+    seqText === undefined ||
+    versionText === undefined ||
+    cacheText === undefined ||
+    originText === undefined ||
+    !ID.test(publisher)
+  ) {
+    return undefined;
+  }
+  const seq = parseNumber(seqText);
+  const version = parseNumber(versionText);
+  const cacheLength = parseNumber(cacheText);
+  const originLength = parseNumber(originText);
+  if (seq === undefined || seq < 1 || version === undefined || cacheLength === undefined) return undefined;
+  if (originLength === undefined || at + cacheLength + originLength > frame.length) return undefined;
+  const cache = frame.slice(at, at + cacheLength);
+  const origin = frame.slice(at + cacheLength, at + cacheLength + originLength);
+  const key = frame.slice(at + cacheLength + originLength);
+  return { kind: 'message', publisher, seq, message: { cache, key, version, origin } };
+}
