@@ -158,8 +158,8 @@ export class RedisBus implements InvalidationBus {
   #session = 0;
   /** The epoch value last seen; undefined until the first successful check. */
   #epoch: string | undefined;
-  /** The oldest own heartbeat sent successfully and not yet heard back. */
-  #awaiting: { seq: number; since: number } | undefined;
+  /** When the bus last heard its own frame (or confirmed its subscription). */
+  #lastHeard = 0;
   #ticking = false;
 
   constructor(options: RedisBusOptions) {
@@ -334,7 +334,7 @@ export class RedisBus implements InvalidationBus {
       if (this.#closed || session !== this.#session) return;
       this.#subscribed = true;
       this.#seen.clear();
-      this.#awaiting = undefined;
+      this.#lastHeard = Date.now();
       // The epoch seen now is the baseline: anything flushed before this moment was covered by the
       // disconnect (L1 is empty or bypassed until `connected`).
       if (this.#heartbeatMs > 0) await this.#checkEpoch().catch((error) => this.#report(error));
@@ -356,7 +356,6 @@ export class RedisBus implements InvalidationBus {
     this.#session++;
     this.#subscribed = false;
     this.#seen.clear();
-    this.#awaiting = undefined;
     if (this.#closed || !this.#connected) return;
     this.#connected = false;
     this.#emitState('disconnected');
@@ -383,7 +382,7 @@ export class RedisBus implements InvalidationBus {
     const last = this.#seen.get(frame.publisher);
     this.#seen.set(frame.publisher, { seq: frame.seq, at: now });
     const own = frame.publisher === this.id;
-    if (own && this.#awaiting !== undefined && frame.seq >= this.#awaiting.seq) this.#awaiting = undefined;
+    if (own) this.#lastHeard = now;
     if (last !== undefined && frame.seq !== last.seq + 1) {
       this.stats.gaps++;
       this.#pulse();
@@ -397,15 +396,12 @@ export class RedisBus implements InvalidationBus {
   }
 
   #tick(): void {
-    if (this.#closed || this.#ticking) return;
+    if (this.#closed) return;
     const now = Date.now();
-    // A silently dead subscriber connection: our own heartbeat went out but never came back.
-    const awaiting = this.#awaiting;
-    if (
-      this.#connected &&
-      awaiting !== undefined &&
-      now - awaiting.since > this.#heartbeatMs * this.#missedHeartbeats
-    ) {
+    // A silently dead subscriber connection, or a server that does not answer: the bus has not
+    // heard its own heartbeat for `missedHeartbeats` intervals. It cannot tell whether it still
+    // receives the others' messages, so it reports a loss and recycles the subscriber connection.
+    if (this.#connected && now - this.#lastHeard > this.#heartbeatMs * this.#missedHeartbeats) {
       this.stats.heartbeatLosses++;
       this.#lost();
       this.#subscriber.disconnect(true);
@@ -414,15 +410,13 @@ export class RedisBus implements InvalidationBus {
     // Forget publishers not heard from for long (they are gone; a new instance has a new id).
     const forgetBefore = now - Math.max(60_000, this.#heartbeatMs * 60);
     for (const [publisher, seen] of this.#seen) if (seen.at < forgetBefore) this.#seen.delete(publisher);
-    if (!this.#subscribed) return;
+    if (!this.#subscribed || this.#ticking) return;
     const session = this.#session;
     this.#ticking = true;
     (async () => {
       const seq = ++this.#seq;
-      const since = Date.now();
       try {
         await this.#send(encodeHeartbeat(this.id, seq), undefined);
-        if (session === this.#session && this.#awaiting === undefined) this.#awaiting = { seq, since };
       } catch (error) {
         this.#report(error);
       }
