@@ -847,14 +847,22 @@ async function fix2Setup(ctx: RaceContext, firstAnswer: Lookup<unknown>['kind'])
   const o1 = ctx.node('O1', { l1: false, l2: slow.store });
   const o2 = ctx.node('O2', { l1: false });
   let read: Promise<ReadResult> | undefined;
-  if (firstAnswer === 'lease') read = o1.read();
+  let look: Lookup<unknown> | undefined;
+  // On the LEASE path the reader's get must have been answered before W1 begins (an L2 across a
+  // network answers later than W1 could begin otherwise).
+  if (firstAnswer === 'lease') {
+    read = o1.read();
+    look = await ctx.within(slow.answered, 'the reader’s L2 get');
+  }
   const w1Begun = a.pause('afterBegin');
   const w1Committed = a.pause('afterCommit');
   const w1 = ctx.startWrite(a, 'w1');
   await w1Begun.reached;
-  if (firstAnswer === 'writing') read = o1.read();
-  const look = await ctx.within(slow.answered, 'the reader’s L2 get');
-  expect(look.kind).toBe(firstAnswer);
+  if (firstAnswer === 'writing') {
+    read = o1.read();
+    look = await ctx.within(slow.answered, 'the reader’s L2 get');
+  }
+  expect(look?.kind).toBe(firstAnswer);
   await ctx.evict('all');
   await ctx.jitter();
   const w0Committed = b.pause('afterCommit');
