@@ -74,6 +74,14 @@ export interface RedisBusStats {
 type MessageHandler = (message: InvalidationMessage) => void;
 type StateHandler = (state: BusState) => void;
 
+/**
+ * PUBLISH through a script keyed on the epoch key: a Cluster client sends a keyless PUBLISH to any
+ * node, so two publishes of one bus could take different nodes and arrive out of order. Keyed, they
+ * all go to the node serving the epoch key's slot, in order (until that slot moves: then receivers
+ * may see a gap and clear their L1, which is safe).
+ */
+const CLUSTER_PUBLISH = "return redis.call('PUBLISH', ARGV[1], ARGV[2])";
+
 const DOWN_STATUSES = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
 
 /** Creates a Redis pub/sub invalidation bus; see `RedisBusOptions`. */
@@ -312,7 +320,9 @@ export class RedisBus implements InvalidationBus {
     }
     try {
       await bounded(
-        publisher.publish(this.channel, frame),
+        isCluster(publisher)
+          ? publisher.eval(CLUSTER_PUBLISH, 1, this.epochKey, this.channel, frame)
+          : publisher.publish(this.channel, frame),
         this.#timeoutMs,
         () => new Error(`no reply within ${this.#timeoutMs} ms`),
       );
