@@ -168,6 +168,8 @@ export class RedisBus implements InvalidationBus {
   #epoch: string | undefined;
   /** When the bus last heard its own frame (or confirmed its subscription). */
   #lastHeard = 0;
+  /** When the heartbeat timer last ran. */
+  #lastTick = Date.now();
   #ticking = false;
 
   constructor(options: RedisBusOptions) {
@@ -408,6 +410,11 @@ export class RedisBus implements InvalidationBus {
   #tick(): void {
     if (this.#closed) return;
     const now = Date.now();
+    // A stalled event loop delays this timer and the reading of our own heartbeats alike: after a
+    // stall, give the heartbeats already in the socket a fresh interval before judging.
+    const stalled = now - this.#lastTick > this.#heartbeatMs * 2;
+    this.#lastTick = now;
+    if (stalled) this.#lastHeard = Math.max(this.#lastHeard, now);
     // A silently dead subscriber connection, or a server that does not answer: the bus has not
     // heard its own heartbeat for `missedHeartbeats` intervals. It cannot tell whether it still
     // receives the others' messages, so it reports a loss and recycles the subscriber connection.

@@ -221,6 +221,21 @@ describe('loss detection on the shared server', () => {
     expect(b.stats.gaps).toBe(2);
   });
 
+  it('a stalled event loop is no lost subscription: no false alarm after a 500 ms block', async () => {
+    const name = channel();
+    const b = bus({ channel: name, heartbeatMs: 50, missedHeartbeats: 3 });
+    const atB = listen(b);
+    await waitFor(() => b.connected, { timeoutMs: 5_000, what: 'b connected' });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const until = Date.now() + 500;
+    while (Date.now() < until) {
+      // Blocks the event loop, as a long synchronous task would.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(atB.states).toEqual(['connected']);
+    expect(b.stats.heartbeatLosses).toBe(0);
+  });
+
   it('garbage and foreign messages on the channel are ignored and counted; delivery goes on', async () => {
     const name = channel();
     const a = bus({ channel: name });
