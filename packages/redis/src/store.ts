@@ -1,0 +1,825 @@
+/**
+ * `redisStore`: the shared L2 cache tier on Redis (standalone or Cluster, through ioredis), running
+ * the verified protocol (`shared/model/README.md`) with one Lua script per step, with the same
+ * semantics as core's `memoryStore`. Payloads are the engine's serialized strings.
+ */
+
+import { randomBytes } from 'node:crypto';
+import {
+  CacheClosedError,
+  type CacheStore,
+  type CacheStoreCapabilities,
+  CacheTierError,
+  InvalidArgumentError,
+  type LeaseOptions,
+  type Lookup,
+  SizeLimitError,
+  type TierEntry,
+} from '@writethrough/core';
+import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import {
+  checkKey,
+  checkNamespace,
+  describe,
+  isWellFormed,
+  keySlot,
+  namespacePattern,
+  redisKeys,
+  valueKey,
+} from './keys.js';
+import { SCRIPTS, type Script } from './scripts.js';
+
+/** What `onRestart` is told: the Redis server (or a Cluster master) is not the one seen before. */
+export interface RedisRestartEvent {
+  /** `run_id` of each master seen before, by address (`default` for a standalone server). */
+  readonly previous: ReadonlyMap<string, string>;
+  /** `run_id` of each master now. */
+  readonly current: ReadonlyMap<string, string>;
+}
+
+/** Options of `redisStore`. Exactly one of `client`, `url` or `redis` says where Redis is. */
+export interface RedisStoreOptions {
+  /**
+   * An ioredis `Redis` or `Cluster` client. The caller owns it: `close()` leaves it open. It must not
+   * have a `keyPrefix` (use `namespace`).
+   */
+  readonly client?: Redis | Cluster;
+  /** A Redis URL (`redis://…`, `rediss://…`); the store opens and closes its own connection. */
+  readonly url?: string;
+  /**
+   * ioredis options for the store's own connection (alone, or on top of `url`). The store's defaults
+   * (`commandTimeout` = `timeoutMs`, `connectTimeout`, `maxRetriesPerRequest: 1`,
+   * `enableOfflineQueue: false`) apply unless set here.
+   */
+  readonly redis?: RedisOptions;
+  /**
+   * The prefix of every Redis key of this store, e.g. `users:`. Non-empty, without `{` or `}`.
+   * `clear()` removes this namespace only. Default `wt:`.
+   */
+  readonly namespace?: string;
+  /** The longest any call may take, ms; past it the call rejects with `CacheTierError`. Default 1000. */
+  readonly timeoutMs?: number;
+  /**
+   * The least time, ms, a mark lives after `invalidate(version)` or `commitWrite` raised its floor.
+   * Keep it at least the lease TTL. Default 10_000 (as memoryStore).
+   */
+  readonly floorTtlMs?: number;
+  /** The largest payload, in UTF-8 bytes; larger ones throw `SizeLimitError`. Default 512 KiB. */
+  readonly maxValueBytes?: number;
+  /** The longest key, in UTF-8 bytes; longer ones throw `SizeLimitError`. Default 16 KiB. */
+  readonly maxKeyBytes?: number;
+  /**
+   * Read `run_id` (INFO server) each time the connection becomes ready and clear this namespace when
+   * it changed (a restart or a failover may have brought back an old or partial data set). Default true.
+   */
+  readonly detectRestarts?: boolean;
+  /** Called after a restart or failover was detected and this namespace was cleared. */
+  readonly onRestart?: (event: RedisRestartEvent) => void;
+}
+
+/** Counters of one store (for tests and monitoring). */
+export interface RedisStoreStats {
+  /** Restarts or failovers detected (each cleared the namespace). */
+  restarts: number;
+  /** Calls that ran past `timeoutMs`. */
+  timeouts: number;
+  /** Calls refused at once because the connection was not ready. */
+  notReady: number;
+  /** Scripts found missing on the server (NOSCRIPT) and sent again. */
+  scriptReloads: number;
+}
+
+const DEFAULT_NAMESPACE = 'wt:';
+const DEFAULT_TIMEOUT_MS = 1_000;
+const DEFAULT_FLOOR_TTL_MS = 10_000;
+const DEFAULT_MAX_VALUE_BYTES = 512 * 1024;
+const DEFAULT_MAX_KEY_BYTES = 16 * 1024;
+/** TTLs beyond this (about 31,000 years) are stored without expiry. */
+const MAX_FINITE_TTL_MS = 1e15;
+/** Keys per getMany script call. */
+const GET_MANY_CHUNK = 256;
+/** Keys per SCAN step of clear(). */
+const SCAN_COUNT = 1000;
+
+const CAPABILITIES: CacheStoreCapabilities = Object.freeze({ shared: true, serialized: true, sync: false });
+const WRITING: Lookup<never> = Object.freeze({ kind: 'writing' });
+const WAIT: Lookup<never> = Object.freeze({ kind: 'wait' });
+
+type Client = Redis | Cluster;
+type Listener = Parameters<NodeJS.EventEmitter['on']>[1];
+
+/** Creates a Redis cache tier. */
+export function redisStore(options: RedisStoreOptions): RedisStore {
+  return new RedisStore(options);
+}
+
+/** The Redis cache tier (see `redisStore`). */
+export class RedisStore implements CacheStore<string> {
+  /** Shared between processes, holds serialized payloads, asynchronous. */
+  readonly capabilities: CacheStoreCapabilities = CAPABILITIES;
+  /** Counters, updated in place. */
+  readonly stats: RedisStoreStats = { restarts: 0, timeouts: 0, notReady: 0, scriptReloads: 0 };
+  /** The namespace (prefix of every Redis key of this store). */
+  readonly namespace: string;
+  /** The ioredis client (the caller's, or the store's own). */
+  readonly client: Client;
+  readonly #cmd: Redis;
+  readonly #owned: boolean;
+  readonly #cluster: boolean;
+  readonly #timeoutMs: number;
+  readonly #floorTtl: string;
+  readonly #maxValueBytes: number;
+  readonly #maxKeyBytes: number;
+  readonly #detectRestarts: boolean;
+  readonly #onRestart: ((event: RedisRestartEvent) => void) | undefined;
+  /** Lease tokens: a random id of this instance, then a counter; never reused. */
+  readonly #instanceId = randomBytes(9).toString('base64url');
+  #nextToken = 0;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  /** The connection was ready once: from then on, a connection that is not ready fails calls at once. */
+  #everReady = false;
+  /** Bumped each time the connection closes; a check that saw another epoch must run again. */
+  #epoch = 0;
+  /** The connection (re)opened and its server was not checked yet. */
+  #needsCheck: boolean;
+  #check: Promise<void> | undefined;
+  #runIds: Map<string, string> | undefined;
+  readonly #listeners: [target: NodeJS.EventEmitter, event: string, listener: Listener][] = [];
+
+  /** Creates a Redis cache tier (see `redisStore`). */
+  constructor(options: RedisStoreOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError(`redisStore options must be an object, got ${describe(options)}`);
+    }
+    this.namespace = checkNamespace(options.namespace ?? DEFAULT_NAMESPACE);
+    this.#timeoutMs = positiveFinite('timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.#floorTtl = ttlArg('floorTtlMs', options.floorTtlMs ?? DEFAULT_FLOOR_TTL_MS);
+    this.#maxValueBytes = positiveInteger('maxValueBytes', options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES);
+    this.#maxKeyBytes = positiveInteger('maxKeyBytes', options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES);
+    this.#detectRestarts = options.detectRestarts ?? true;
+    if (options.onRestart !== undefined && typeof options.onRestart !== 'function') {
+      throw new InvalidArgumentError(`onRestart must be a function, got ${describe(options.onRestart)}`);
+    }
+    this.#onRestart = options.onRestart;
+    const given = [options.client, options.url, options.redis].filter((each) => each !== undefined).length;
+    if (options.client !== undefined) {
+      if (given > 1)
+        throw new InvalidArgumentError('pass either client, or url and/or redis options, not both');
+      const client = options.client as Partial<Redis> | null;
+      if (client === null || typeof client !== 'object' || typeof client.evalsha !== 'function') {
+        throw new InvalidArgumentError(`client must be an ioredis Redis or Cluster, got ${describe(client)}`);
+      }
+      this.client = options.client;
+      this.#owned = false;
+    } else {
+      if (given === 0) throw new InvalidArgumentError('redisStore needs a client, a url or redis options');
+      if (options.url !== undefined && typeof options.url !== 'string') {
+        throw new InvalidArgumentError(`url must be a string, got ${describe(options.url)}`);
+      }
+      const own: RedisOptions = {
+        commandTimeout: this.#timeoutMs,
+        connectTimeout: Math.max(this.#timeoutMs, 2_000),
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        ...options.redis,
+      };
+      // ioredis's option types do not allow explicit undefined under exactOptionalPropertyTypes.
+      this.client =
+        options.url === undefined ? new Redis(own as never) : new Redis(options.url, own as never);
+      this.#owned = true;
+    }
+    this.#cmd = this.client as Redis;
+    this.#cluster = (this.client as { isCluster?: boolean }).isCluster === true;
+    const keyPrefix = (this.client as { options?: { keyPrefix?: string } }).options?.keyPrefix;
+    if (keyPrefix) {
+      if (this.#owned) void this.client.quit().catch(() => {});
+      throw new InvalidArgumentError(
+        `the client has keyPrefix ${JSON.stringify(keyPrefix)}: redisStore needs a client without one (use namespace)`,
+      );
+    }
+    this.#needsCheck = true;
+    this.#everReady = this.client.status === 'ready';
+    this.#listen(this.client, 'ready', () => this.#onReady());
+    for (const event of ['close', 'end', 'reconnecting'])
+      this.#listen(this.client, event, () => this.#onDown());
+    if (this.#cluster) {
+      // A master that restarts or a replica promoted in a failover shows on its own node connection.
+      const watch = (node: Redis) => {
+        this.#listen(node, 'close', () => this.#onDown());
+        this.#listen(node, 'ready', () => this.#onReady());
+      };
+      for (const node of (this.client as Cluster).nodes('all')) watch(node);
+      this.#listen(this.client, '+node', (node: Redis) => watch(node));
+    }
+    // Without it, an error event on the store's own connection would crash the process.
+    if (this.#owned) this.#listen(this.client, 'error', () => {});
+    if (this.#everReady) this.#onReady();
+  }
+
+  /** The connection is ready and its server checked: calls go to Redis now. */
+  get connected(): boolean {
+    return !this.#closed && this.client.status === 'ready' && !this.#needsCheck;
+  }
+
+  /**
+   * Resolves once the connection is ready and its server checked (restart detection done), within
+   * `timeoutMs`; rejects with `CacheTierError` otherwise.
+   */
+  async ready(): Promise<void> {
+    await this.#enter(undefined);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The protocol's steps
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * `get`: HIT, WRITING, WAIT or a new lease (see `CacheStore.get`).
+   *
+   * The hit path is a plain GET of the value key, without Lua: while the value key exists no writer
+   * can be in flight (`beginWrite` deletes the value in the same script that adds the writer, and
+   * `commitWrite` / `fill` install a value only when the in-flight set is empty), and the `get` step
+   * itself answers HIT whenever the value exists, before looking at the mark or the lease. So a GET
+   * that finds the value answers exactly what the script would have answered at that instant. Only a
+   * miss runs the script, which checks the value again atomically with the mark and the lease.
+   */
+  async get(key: string, options: LeaseOptions): Promise<Lookup<string>> {
+    checkKey(key, this.#maxKeyBytes);
+    if (!this.connected) await this.#enter(key);
+    const raw = await this.#bounded(this.#cmd.get(valueKey(this.namespace, key)), key, 'get');
+    if (raw !== null) return { kind: 'hit', entry: decode(raw, key) };
+    const token = this.#token();
+    const k = redisKeys(this.namespace, key);
+    const answer = await this.#run(SCRIPTS.get, [k.value, k.lease, k.mark], [token, leaseArg(options)], key);
+    return this.#lookup(answer, token, key, options);
+  }
+
+  /** `get` of many keys in one round trip (one per hash slot on Cluster); results in the order of `keys`. */
+  async getMany(keys: readonly string[], options: LeaseOptions): Promise<Lookup<string>[]> {
+    if (!Array.isArray(keys)) throw new InvalidArgumentError(`keys must be an array, got ${describe(keys)}`);
+    for (const key of keys) checkKey(key, this.#maxKeyBytes);
+    if (keys.length === 0) return [];
+    await this.#enter(keys[0]);
+    const lease = leaseArg(options);
+    const tokens = keys.map(() => this.#token());
+    // Chunks of keys (by slot on Cluster), each one script call; indexes into `keys`.
+    const chunks: number[][] = [];
+    if (this.#cluster) {
+      const bySlot = new Map<number, number[]>();
+      for (let i = 0; i < keys.length; i++) {
+        const slot = keySlot(valueKey(this.namespace, keys[i]!));
+        let list = bySlot.get(slot);
+        if (list === undefined || list.length === GET_MANY_CHUNK) {
+          if (list !== undefined) chunks.push(list);
+          list = [];
+          bySlot.set(slot, list);
+        }
+        list.push(i);
+      }
+      chunks.push(...bySlot.values());
+    } else {
+      for (let i = 0; i < keys.length; i += GET_MANY_CHUNK) {
+        chunks.push(Array.from({ length: Math.min(GET_MANY_CHUNK, keys.length - i) }, (_, j) => i + j));
+      }
+    }
+    const calls = chunks.map((chunk) => {
+      const redisKeyList: string[] = [];
+      const args: string[] = [];
+      for (const i of chunk) {
+        const k = redisKeys(this.namespace, keys[i]!);
+        redisKeyList.push(k.value, k.lease, k.mark);
+        args.push(tokens[i]!);
+      }
+      args.push(lease);
+      return { keys: redisKeyList, args };
+    });
+    const answers = await this.#bounded(this.#runMany(SCRIPTS.getMany, calls), keys[0], 'getMany');
+    const results: Lookup<string>[] = new Array(keys.length);
+    for (const [c, chunk] of chunks.entries()) {
+      const answer = answers[c];
+      if (!Array.isArray(answer) || answer.length !== chunk.length) {
+        throw new CacheTierError('redis answered getMany with an unexpected reply', 'l2', { key: keys[0] });
+      }
+      for (const [j, i] of chunk.entries()) {
+        results[i] = this.#lookup(answer[j], tokens[i]!, keys[i]!, options);
+      }
+    }
+    return results;
+  }
+
+  /** `fill(token, entry)` (see `CacheStore.fill`). */
+  async fill(key: string, token: string, entry: TierEntry<string>, ttlMs: number): Promise<boolean> {
+    checkKey(key, this.#maxKeyBytes);
+    checkToken(token, key);
+    const ttl = ttlArg('ttlMs', ttlMs, key);
+    const encoded = this.#encode(entry, key);
+    await this.#enter(key);
+    const k = redisKeys(this.namespace, key);
+    const answer = await this.#run(
+      SCRIPTS.fill,
+      [k.value, k.lease, k.mark],
+      [token, encoded, String(entry.version), ttl, this.#floorTtl],
+      key,
+    );
+    return answer === 1;
+  }
+
+  /** `beginWrite(token)` (see `CacheStore.beginWrite`). */
+  async beginWrite(key: string, token: string, markTtlMs: number): Promise<void> {
+    checkKey(key, this.#maxKeyBytes);
+    checkToken(token, key);
+    const ttl = ttlArg('markTtlMs', markTtlMs, key);
+    await this.#enter(key);
+    const k = redisKeys(this.namespace, key);
+    await this.#run(SCRIPTS.beginWrite, [k.value, k.lease, k.mark], [token, ttl], key);
+  }
+
+  /** `commitWrite(token, entry)` (see `CacheStore.commitWrite`). */
+  async commitWrite(key: string, token: string, entry: TierEntry<string>, ttlMs: number): Promise<boolean> {
+    checkKey(key, this.#maxKeyBytes);
+    checkToken(token, key);
+    const ttl = ttlArg('ttlMs', ttlMs, key);
+    const encoded = this.#encode(entry, key);
+    await this.#enter(key);
+    const k = redisKeys(this.namespace, key);
+    const answer = await this.#run(
+      SCRIPTS.commitWrite,
+      [k.value, k.lease, k.mark],
+      [token, encoded, String(entry.version), ttl, this.#floorTtl],
+      key,
+    );
+    return answer === 1;
+  }
+
+  /**
+   * `abortWrite(token)`: one HDEL of the writer's field in the mark, atomic by itself (no script).
+   * The floor field keeps the mark (and its expiry) alive, as memoryStore keeps an empty mark.
+   */
+  async abortWrite(key: string, token: string): Promise<void> {
+    checkKey(key, this.#maxKeyBytes);
+    checkToken(token, key);
+    await this.#enter(key);
+    await this.#bounded(this.#cmd.hdel(redisKeys(this.namespace, key).mark, `w${token}`), key, 'abortWrite');
+  }
+
+  /**
+   * `invalidate(version)` (see `CacheStore.invalidate`). Without a version it is one DEL of the value
+   * and the lease (no script): it also runs when Redis is out of memory under `noeviction`.
+   */
+  async invalidate(key: string, version?: number): Promise<void> {
+    checkKey(key, this.#maxKeyBytes);
+    if (version !== undefined && (typeof version !== 'number' || !Number.isFinite(version) || version < 0)) {
+      throw new InvalidArgumentError(`version must be a finite number >= 0, got ${describe(version)}`, {
+        key,
+      });
+    }
+    await this.#enter(key);
+    const k = redisKeys(this.namespace, key);
+    if (version === undefined) {
+      await this.#bounded(this.#cmd.del(k.value, k.lease), key, 'invalidate');
+      return;
+    }
+    await this.#run(SCRIPTS.invalidate, [k.value, k.lease, k.mark], [String(version), this.#floorTtl], key);
+  }
+
+  /**
+   * Removes every entry, lease and mark of this namespace (SCAN MATCH + UNLINK, on every master of a
+   * Cluster). Each round trip is bounded by `timeoutMs`; the whole clear is not.
+   */
+  async clear(): Promise<void> {
+    await this.#enter(undefined);
+    await this.#clearNamespace();
+  }
+
+  /**
+   * Closes the store: every later call rejects with `CacheClosedError`. Quits the connection only when
+   * the store opened it. Closing twice does nothing.
+   */
+  close(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    this.#closed = true;
+    for (const [target, event, listener] of this.#listeners) target.removeListener(event, listener);
+    this.#listeners.length = 0;
+    this.#closing = this.#owned ? this.#quit() : Promise.resolve();
+    return this.#closing;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connection state, restart detection
+  // -------------------------------------------------------------------------------------------
+
+  /** Quits the store's own connection and resolves once it has ended (disconnects if QUIT gets no answer). */
+  async #quit(): Promise<void> {
+    const client = this.client;
+    if (client.status === 'end') return;
+    const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+    try {
+      if (client.status === 'ready') await withTimeout(client.quit(), this.#timeoutMs);
+      else client.disconnect();
+    } catch {
+      client.disconnect();
+    }
+    await withTimeout(ended, this.#timeoutMs).catch(() => {});
+  }
+
+  #listen(target: NodeJS.EventEmitter, event: string, listener: Listener): void {
+    target.on(event, listener);
+    this.#listeners.push([target, event, listener]);
+  }
+
+  #onDown(): void {
+    this.#epoch++;
+    this.#needsCheck = true;
+  }
+
+  #onReady(): void {
+    this.#everReady = true;
+    // Check the server at once, so a restart clears the namespace even before the next call.
+    if (this.#needsCheck && !this.#closed) this.#startCheck().catch(() => {});
+  }
+
+  /**
+   * Waits until calls may go to Redis: refuses at once when the store is closed or the connection is
+   * down (after it was ready once); waits, within `timeoutMs`, for the first connection and for the
+   * server check after each (re)connection.
+   */
+  async #enter(key: string | undefined): Promise<void> {
+    if (this.#closed) throw closedError(key);
+    if (this.client.status !== 'ready') {
+      const status = this.client.status;
+      if (this.#everReady || (status !== 'connecting' && status !== 'connect')) {
+        this.stats.notReady++;
+        throw new CacheTierError(
+          `redis is not ready (connection status "${status}"): the call was refused without waiting`,
+          'l2',
+          ctx(key),
+        );
+      }
+      await this.#bounded(this.#firstReady(), key, 'connect');
+    }
+    if (this.#needsCheck) await this.#bounded(this.#startCheck(), key, 'restart check');
+    if (this.#closed) throw closedError(key);
+  }
+
+  /** Resolves when the client emits `ready` (the first connection); rejects when it ends first. */
+  #firstReady(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onReady = () => {
+        cleanup();
+        resolve();
+      };
+      const onEnd = () => {
+        cleanup();
+        reject(new Error('the connection ended'));
+      };
+      const cleanup = () => {
+        this.client.removeListener('ready', onReady);
+        this.client.removeListener('end', onEnd);
+      };
+      this.client.once('ready', onReady);
+      this.client.once('end', onEnd);
+    });
+  }
+
+  #startCheck(): Promise<void> {
+    if (this.#check === undefined) {
+      const epoch = this.#epoch;
+      this.#check = this.#checkServer().then(
+        () => {
+          this.#check = undefined;
+          if (epoch === this.#epoch) this.#needsCheck = false;
+        },
+        (error) => {
+          this.#check = undefined;
+          throw error;
+        },
+      );
+    }
+    return this.#check;
+  }
+
+  /**
+   * Reads each master's `run_id`, loads the scripts, and clears this namespace when a master is not
+   * the one seen before (restarted, or a replica promoted by a failover): it may have come back empty
+   * or from an old snapshot, without the invalidations and marks written since.
+   */
+  async #checkServer(): Promise<void> {
+    const nodes = this.#masters();
+    const current = new Map<string, string>();
+    await Promise.all(
+      nodes.map(async ([address, node]) => {
+        const pipeline = node.pipeline();
+        pipeline.info('server');
+        for (const script of Object.values(SCRIPTS)) pipeline.script('LOAD', script.lua);
+        const replies = (await withTimeout(pipeline.exec(), this.#timeoutMs)) ?? [];
+        const [error, info] = replies[0] ?? [new Error('no reply to INFO')];
+        if (error) throw error;
+        const runId = /^run_id:(\S+)/m.exec(String(info))?.[1];
+        if (runId === undefined) throw new Error('INFO server has no run_id');
+        current.set(address, runId);
+      }),
+    );
+    if (!this.#detectRestarts) return;
+    const previous = this.#runIds;
+    if (previous !== undefined) {
+      let restarted = false;
+      for (const [address, runId] of current) if (previous.get(address) !== runId) restarted = true;
+      if (restarted) {
+        await this.#clearNamespace();
+        this.stats.restarts++;
+        this.#runIds = current;
+        try {
+          this.#onRestart?.({ previous, current });
+        } catch {
+          // A listener's error is its own.
+        }
+        return;
+      }
+    }
+    this.#runIds = current;
+  }
+
+  /** The masters as [address, connection]: the client itself when standalone. */
+  #masters(): [string, Redis][] {
+    if (!this.#cluster) return [['default', this.client as Redis]];
+    return (this.client as Cluster)
+      .nodes('master')
+      .map((node) => [`${node.options.host ?? ''}:${node.options.port ?? ''}`, node]);
+  }
+
+  async #clearNamespace(): Promise<void> {
+    const pattern = namespacePattern(this.namespace);
+    await Promise.all(
+      this.#masters().map(async ([, node]) => {
+        let cursor = '0';
+        do {
+          const [next, found] = await this.#bounded(
+            node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT),
+            undefined,
+            'clear',
+          );
+          cursor = next;
+          if (found.length === 0) continue;
+          if (this.#cluster) {
+            // Keys of many slots: one UNLINK per key (a node refuses a cross-slot UNLINK).
+            const pipeline = node.pipeline();
+            for (const key of found) pipeline.unlink(key);
+            const replies = await this.#bounded(pipeline.exec(), undefined, 'clear');
+            for (const [error] of replies ?? []) if (error) throw error;
+          } else {
+            await this.#bounded(node.unlink(...found), undefined, 'clear');
+          }
+        } while (cursor !== '0');
+      }),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Scripts, timeouts, encoding
+  // -------------------------------------------------------------------------------------------
+
+  /** Runs one script by SHA (EVALSHA), sending it again (EVAL) if the server lost it (NOSCRIPT). */
+  #run(script: Script, keys: string[], args: string[], key: string): Promise<unknown> {
+    return this.#bounded(this.#evalsha(script, keys, args), key, script.name);
+  }
+
+  async #evalsha(script: Script, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.#cmd.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      this.stats.scriptReloads++;
+      // NOSCRIPT means the script did not run: sending it again cannot apply the step twice.
+      return await this.#cmd.eval(script.lua, keys.length, ...keys, ...args);
+    }
+  }
+
+  /** Runs several calls of one script: one pipeline when standalone, concurrent calls routed by slot on Cluster. */
+  async #runMany(script: Script, calls: { keys: string[]; args: string[] }[]): Promise<unknown[]> {
+    if (calls.length === 1 || this.#cluster) {
+      return Promise.all(calls.map((call) => this.#evalsha(script, call.keys, call.args)));
+    }
+    const pipeline = this.#cmd.pipeline();
+    for (const call of calls) pipeline.evalsha(script.sha, call.keys.length, ...call.keys, ...call.args);
+    const replies = (await pipeline.exec()) ?? [];
+    const results: unknown[] = new Array(calls.length);
+    const missing: number[] = [];
+    for (let i = 0; i < calls.length; i++) {
+      const [error, result] = replies[i] ?? [new Error('no reply')];
+      if (!error) results[i] = result;
+      else if (isNoScript(error)) missing.push(i);
+      else throw error;
+    }
+    if (missing.length > 0) {
+      this.stats.scriptReloads++;
+      const again = await Promise.all(
+        missing.map((i) =>
+          this.#cmd.eval(script.lua, calls[i]!.keys.length, ...calls[i]!.keys, ...calls[i]!.args),
+        ),
+      );
+      for (const [j, i] of missing.entries()) results[i] = again[j];
+    }
+    return results;
+  }
+
+  /**
+   * Bounds a Redis call by `timeoutMs` with a timer of the store's own (a caller's client may queue
+   * commands offline and have no command timeout), and turns its errors into `CacheTierError`.
+   */
+  #bounded<T>(promise: Promise<T>, key: string | undefined, step: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.stats.timeouts++;
+        reject(
+          new CacheTierError(
+            `redis did not answer ${step} within ${this.#timeoutMs} ms (timeoutMs)`,
+            'l2',
+            ctx(key),
+          ),
+        );
+      }, this.#timeoutMs);
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(
+            error instanceof CacheTierError ||
+              error instanceof CacheClosedError ||
+              error instanceof InvalidArgumentError
+              ? error
+              : new CacheTierError(
+                  `redis failed ${step}: ${(error as Error)?.message ?? String(error)}`,
+                  'l2',
+                  {
+                    ...ctx(key),
+                    cause: error,
+                  },
+                ),
+          );
+        },
+      );
+    });
+  }
+
+  #token(): string {
+    return `${this.#instanceId}.${(++this.#nextToken).toString(36)}`;
+  }
+
+  #lookup(answer: unknown, token: string, key: string, options: LeaseOptions): Lookup<string> {
+    switch (answer) {
+      case 'L':
+        return { kind: 'lease', token };
+      case 'T':
+        return WAIT;
+      case 'W':
+        return WRITING;
+      case 'X':
+        throw leaseError(options, key);
+      default:
+        if (typeof answer === 'string') return { kind: 'hit', entry: decode(answer, key) };
+        throw new CacheTierError(`redis answered get with an unexpected reply ${describe(answer)}`, 'l2', {
+          key,
+        });
+    }
+  }
+
+  /** `v<version>:<payload>` or `a<version>`; checks the entry and the payload size first. */
+  #encode(entry: TierEntry<string>, key: string): string {
+    if (entry === null || typeof entry !== 'object') {
+      throw new InvalidArgumentError(`entry must be an object, got ${describe(entry)}`, { key });
+    }
+    const version = entry.version;
+    if (!Number.isSafeInteger(version) || version < 0) {
+      throw new InvalidArgumentError(`entry.version must be an integer >= 0, got ${describe(version)}`, {
+        key,
+      });
+    }
+    if (entry.kind === 'absent') return `a${version}`;
+    if (entry.kind !== 'value') {
+      throw new InvalidArgumentError(
+        `entry.kind must be "value" or "absent", got ${describe((entry as { kind: unknown }).kind)}`,
+        {
+          key,
+        },
+      );
+    }
+    const payload = entry.payload;
+    if (typeof payload !== 'string') {
+      throw new InvalidArgumentError(
+        `redisStore holds serialized payloads: entry.payload must be a string, got ${describe(payload)}`,
+        { key },
+      );
+    }
+    // A UTF-16 code unit is at most 3 UTF-8 bytes: the byte count is needed only for long payloads.
+    if (payload.length * 3 > this.#maxValueBytes) {
+      const size = Buffer.byteLength(payload, 'utf8');
+      if (size > this.#maxValueBytes) {
+        throw new SizeLimitError(
+          `the payload of key ${JSON.stringify(key.length > 64 ? `${key.slice(0, 61)}...` : key)} is ${size} bytes, over the limit of ${this.#maxValueBytes} (maxValueBytes)`,
+          size,
+          this.#maxValueBytes,
+          { key },
+        );
+      }
+    }
+    if (!isWellFormed(payload)) {
+      throw new InvalidArgumentError('entry.payload must be well-formed UTF-16 (no lone surrogates)', {
+        key,
+      });
+    }
+    return `v${version}:${payload}`;
+  }
+}
+
+function decode(raw: string, key: string): TierEntry<string> {
+  const kind = raw.charCodeAt(0);
+  if (kind === 118 /* v */) {
+    const colon = raw.indexOf(':', 1);
+    const version = Number(raw.slice(1, colon));
+    if (colon > 1 && Number.isSafeInteger(version))
+      return { kind: 'value', payload: raw.slice(colon + 1), version };
+  } else if (kind === 97 /* a */) {
+    const version = Number(raw.slice(1));
+    if (raw.length > 1 && Number.isSafeInteger(version)) return { kind: 'absent', version };
+  }
+  throw new CacheTierError(`the Redis value of key ${JSON.stringify(key)} is not a redisStore entry`, 'l2', {
+    key,
+  });
+}
+
+function isNoScript(error: unknown): boolean {
+  return typeof (error as Error)?.message === 'string' && (error as Error).message.startsWith('NOSCRIPT');
+}
+
+function ctx(key: string | undefined): { key?: string } {
+  return key === undefined ? {} : { key };
+}
+
+function closedError(key: string | undefined): CacheClosedError {
+  return new CacheClosedError('the redis store is closed', ctx(key));
+}
+
+function checkToken(token: unknown, key: string): asserts token is string {
+  if (typeof token !== 'string') {
+    throw new InvalidArgumentError(`a token must be a string, got ${describe(token)}`, { key });
+  }
+}
+
+/** A lease TTL as the get script takes it: whole ms, `0` for never, `-1` when invalid (see GET). */
+function leaseArg(options: LeaseOptions): string {
+  const ttl = (options as LeaseOptions | undefined)?.leaseTtlMs;
+  if (typeof ttl !== 'number' || !(ttl > 0)) return '-1';
+  return ttl > MAX_FINITE_TTL_MS ? '0' : String(Math.ceil(ttl));
+}
+
+function leaseError(options: LeaseOptions, key: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `leaseTtlMs must be a number of ms > 0 (Infinity = never expires), got ${describe((options as LeaseOptions | undefined)?.leaseTtlMs)}`,
+    { key },
+  );
+}
+
+/** Checks a duration in ms (> 0, `Infinity` = never expires); answers it as a script argument. */
+function ttlArg(name: string, value: number, key?: string): string {
+  if (typeof value !== 'number' || !(value > 0)) {
+    throw new InvalidArgumentError(
+      `${name} must be a number of ms > 0 (Infinity = never expires), got ${describe(value)}`,
+      ctx(key),
+    );
+  }
+  return value > MAX_FINITE_TTL_MS ? '0' : String(Math.ceil(value));
+}
+
+function positiveFinite(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || !(value > 0)) {
+    throw new InvalidArgumentError(`${name} must be a finite number of ms > 0, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`${name} must be an integer >= 1, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
