@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { findRedis } from '@writethrough/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -122,6 +123,36 @@ await cache.close();
   process.exitCode = 1;
 });
 `,
+  // Redis: the URL and a namespace of this run come as arguments; L1 off, so the read is an L2 hit.
+  'redis.mjs': `import { createCache, memoryRecords } from '@writethrough/core';
+import { redisStore } from '@writethrough/redis';
+const [url, namespace] = process.argv.slice(2);
+const l2 = redisStore({ url, namespace });
+const cache = createCache({ records: memoryRecords(), l1: false, l2 });
+const { version } = await cache.set('greeting', { text: 'hello from esm' });
+const value = await cache.get('greeting');
+await l2.clear();
+console.log(JSON.stringify({ value, version, l2Hits: cache.stats().l2.hits, resolved: import.meta.resolve('@writethrough/redis') }));
+await cache.close();
+await l2.close();
+`,
+  'redis.cjs': `const { createCache, memoryRecords } = require('@writethrough/core');
+const { redisStore } = require('@writethrough/redis');
+(async () => {
+  const [url, namespace] = process.argv.slice(2);
+  const l2 = redisStore({ url, namespace });
+  const cache = createCache({ records: memoryRecords(), l1: false, l2 });
+  const { version } = await cache.set('greeting', { text: 'hello from cjs' });
+  const value = await cache.get('greeting');
+  await l2.clear();
+  console.log(JSON.stringify({ value, version, l2Hits: cache.stats().l2.hits, resolved: require.resolve('@writethrough/redis') }));
+  await cache.close();
+  await l2.close();
+})().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+`,
   'testing.test.mjs': `import * as testing from '@writethrough/testing';
 import { expect, it } from 'vitest';
 
@@ -188,7 +219,7 @@ describe('the packed packages, installed with npm outside the workspace', () => 
 
   it('finds the publishable packages, and turbo builds each before this test', () => {
     expect([...byName.keys()]).toEqual(
-      expect.arrayContaining(['@writethrough/core', '@writethrough/testing']),
+      expect.arrayContaining(['@writethrough/core', '@writethrough/redis', '@writethrough/testing']),
     );
     // A package missing here would not be built by `turbo run test --filter=package-check`.
     for (const name of byName.keys()) expect(self.devDependencies?.[name], name).toBe('workspace:*');
@@ -221,6 +252,36 @@ describe('the packed packages, installed with npm outside the workspace', () => 
     const result = await nodeJson(project, 'core.cjs');
     expect(result).toMatchObject({ value: { text: 'hello from cjs' }, version: 1, l1Hits: 1 });
     expect(result.resolved).toMatch(/[/\\]node_modules[/\\]@writethrough[/\\]core[/\\]dist[/\\]index\.cjs$/);
+  });
+
+  it('@writethrough/redis works from ESM import, with ioredis installed as its peer', async () => {
+    const redis = await findRedis();
+    try {
+      const result = await nodeJson(project, 'redis.mjs', [
+        redis.url,
+        `wt-package-check-esm-${process.pid}:`,
+      ]);
+      expect(result).toMatchObject({ value: { text: 'hello from esm' }, version: 1, l2Hits: 1 });
+      expect(result.resolved).toMatch(/\/node_modules\/@writethrough\/redis\/dist\/index\.js$/);
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('@writethrough/redis works from CJS require', async () => {
+    const redis = await findRedis();
+    try {
+      const result = await nodeJson(project, 'redis.cjs', [
+        redis.url,
+        `wt-package-check-cjs-${process.pid}:`,
+      ]);
+      expect(result).toMatchObject({ value: { text: 'hello from cjs' }, version: 1, l2Hits: 1 });
+      expect(result.resolved).toMatch(
+        /[/\\]node_modules[/\\]@writethrough[/\\]redis[/\\]dist[/\\]index\.cjs$/,
+      );
+    } finally {
+      await redis.stop();
+    }
   });
 
   it('@writethrough/testing loads from ESM import (in a vitest run) and exports the suites', async () => {
