@@ -1,0 +1,2 @@
+export { RedisBus, type RedisBusOptions, redisBus } from './bus.js';
+export { RedisStore, type RedisStoreOptions, redisStore } from './store.js';
