@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { loadCore } from './core.js';
 import { runHitRatio } from './hit-ratio.js';
 import { runL1Hit } from './l1-hit.js';
+import { runL2Hit } from './l2-hit.js';
+import { runL2Miss } from './l2-miss.js';
+import { runL2Stampede } from './l2-stampede.js';
 import { machineInfo } from './measure.js';
 import { renderResults, rewriteBetweenMarkers, type Section } from './report.js';
 import { runWritePath } from './write-path.js';
@@ -16,6 +19,9 @@ const BENCHES: Record<string, () => Promise<Section | Section[]>> = {
   'l1-hit': runL1Hit,
   'hit-ratio': runHitRatio,
   'write-path': runWritePath,
+  'l2-hit': runL2Hit,
+  'l2-miss': runL2Miss,
+  'l2-stampede': runL2Stampede,
 };
 
 async function main(): Promise<void> {
