@@ -59,6 +59,7 @@ export { type HostileKey, hostileKeys, LONG_KEY_LENGTH, randomKey } from './rand
 export {
   findRedis,
   freePort,
+  type RedisAvailability,
   type RedisCluster,
   type RedisServer,
   type RedisServerOptions,
@@ -66,6 +67,7 @@ export {
   RespError,
   type RespReply,
   redisCommand,
+  redisTestsAvailable,
   startRedisCluster,
   startRedisServer,
   waitForRedis,

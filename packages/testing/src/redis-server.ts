@@ -7,7 +7,7 @@
  * Every server started here is killed when the test process exits, whatever happened.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -415,4 +415,51 @@ export async function findRedis(): Promise<RedisTarget> {
         'Install Redis (apt-get install redis-server) or set REDIS_URL.',
     );
   }
+}
+
+/** Whether this machine can run the Redis tests; see `redisTestsAvailable`. */
+export interface RedisAvailability {
+  /** True when the tests must be skipped (never with `CI=true`: then a missing server throws). */
+  readonly skip: boolean;
+  /** What is missing, when `skip`. */
+  readonly reason?: string;
+}
+
+function hasRedisServerBinary(): boolean {
+  const binary = process.env.REDIS_SERVER_BIN ?? 'redis-server';
+  const probe = spawnSync(binary, ['--version'], { stdio: 'ignore', timeout: 5_000 });
+  return probe.error === undefined && probe.status === 0;
+}
+
+/**
+ * Decides, before a test file registers its tests, whether it can run: a Redis must answer
+ * (`REDIS_URL`, else 127.0.0.1:6379) or `redis-server` must be on `PATH`; with `needBinary`, the
+ * binary is required (the tests start servers of their own). With `CI=true` a missing server throws,
+ * so the file fails; otherwise the file's tests are skipped and a warning names them and the line
+ * that would run them (DESIGN §6: a newcomer's `pnpm test` passes, a CI run proves everything).
+ */
+export async function redisTestsAvailable(
+  what: string,
+  { needBinary = false }: { needBinary?: boolean } = {},
+): Promise<RedisAvailability> {
+  const binary = hasRedisServerBinary();
+  let reason: string | undefined;
+  if (needBinary && !binary) reason = 'redis-server is not on PATH (these tests start servers of their own)';
+  else if (!binary) {
+    const url = process.env.REDIS_URL;
+    const port = url ? Number(new URL(url).port || 6379) : 6379;
+    const host = url ? new URL(url).hostname : '127.0.0.1';
+    try {
+      await waitForRedis(port, 1_000, host);
+    } catch {
+      reason = `no Redis answers at ${url ?? '127.0.0.1:6379'} and redis-server is not on PATH`;
+    }
+  }
+  if (reason === undefined) return { skip: false };
+  const message =
+    `${what}: ${reason}. Install Redis (apt-get install redis-server, brew install redis) or set REDIS_URL, ` +
+    'then run: pnpm --filter @writethrough/redis test';
+  if (process.env.CI === 'true') throw new Error(`CI=true and ${message}`);
+  console.warn(`\n  SKIPPED — ${message}\n`);
+  return { skip: true, reason };
 }

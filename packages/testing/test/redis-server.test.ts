@@ -1,10 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   findRedis,
+  freePort,
   type RedisCluster,
   type RedisServer,
   RespError,
   redisCommand,
+  redisTestsAvailable,
   startRedisCluster,
   startRedisServer,
 } from '../src/index.js';
@@ -81,5 +83,43 @@ describe('findRedis', () => {
     } finally {
       await target.stop();
     }
+  });
+});
+
+describe('redisTestsAvailable', () => {
+  async function withEnv<T>(env: Record<string, string | undefined>, run: () => Promise<T>): Promise<T> {
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    for (const [k, v] of Object.entries(env)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    try {
+      return await run();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  }
+
+  it('lets the tests run on this machine (a Redis answers, redis-server is on PATH)', async () => {
+    expect(await redisTestsAvailable('probe')).toEqual({ skip: false });
+    expect(await redisTestsAvailable('probe', { needBinary: true })).toEqual({ skip: false });
+  });
+
+  it('without a server: skips, naming what is missing — unless CI=true, where it throws', async () => {
+    const closed = `redis://127.0.0.1:${await freePort()}`;
+    const missing = { REDIS_URL: closed, REDIS_SERVER_BIN: '/nonexistent/redis-server' };
+    const skipped = await withEnv({ ...missing, CI: undefined }, () => redisTestsAvailable('probe'));
+    expect(skipped.skip).toBe(true);
+    expect(skipped.reason).toMatch(/no Redis answers at redis:\/\/127\.0\.0\.1:\d+/);
+    await expect(withEnv({ ...missing, CI: 'true' }, () => redisTestsAvailable('probe'))).rejects.toThrow(
+      /CI=true and probe: no Redis answers/,
+    );
+    const noBinary = await withEnv({ REDIS_SERVER_BIN: '/nonexistent/redis-server', CI: undefined }, () =>
+      redisTestsAvailable('probe', { needBinary: true }),
+    );
+    expect(noBinary).toMatchObject({ skip: true, reason: expect.stringMatching(/not on PATH/) });
   });
 });
