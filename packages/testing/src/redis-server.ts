@@ -440,7 +440,10 @@ function hasRedisServerBinary(): boolean {
  */
 export async function redisTestsAvailable(
   what: string,
-  { needBinary = false }: { needBinary?: boolean } = {},
+  {
+    needBinary = false,
+    run = 'pnpm --filter @writethrough/redis test',
+  }: { needBinary?: boolean /** The command that runs these tests, for the warning. */; run?: string } = {},
 ): Promise<RedisAvailability> {
   const binary = hasRedisServerBinary();
   let reason: string | undefined;
@@ -458,7 +461,7 @@ export async function redisTestsAvailable(
   if (reason === undefined) return { skip: false };
   const message =
     `${what}: ${reason}. Install Redis (apt-get install redis-server, brew install redis) or set REDIS_URL, ` +
-    'then run: pnpm --filter @writethrough/redis test';
+    `then run: ${run}`;
   if (process.env.CI === 'true') throw new Error(`CI=true and ${message}`);
   console.warn(`\n  SKIPPED — ${message}\n`);
   return { skip: true, reason };

@@ -11,7 +11,12 @@ import {
   startRedisServer,
 } from '../src/index.js';
 
-describe('startRedisServer', () => {
+const servers = await redisTestsAvailable('the redis-server helpers of @writethrough/testing', {
+  needBinary: true,
+  run: 'pnpm --filter @writethrough/testing test',
+});
+
+describe.skipIf(servers.skip)('startRedisServer', () => {
   let server: RedisServer | undefined;
   afterAll(async () => {
     await server?.stop();
@@ -57,7 +62,7 @@ describe('startRedisServer', () => {
   });
 });
 
-describe('startRedisCluster', () => {
+describe.skipIf(servers.skip)('startRedisCluster', () => {
   let cluster: RedisCluster | undefined;
   afterAll(async () => {
     await cluster?.stop();
@@ -75,7 +80,7 @@ describe('startRedisCluster', () => {
   });
 });
 
-describe('findRedis', () => {
+describe.skipIf(servers.skip)('findRedis', () => {
   it('finds a Redis that answers PING', async () => {
     const target = await findRedis();
     try {
@@ -103,10 +108,13 @@ describe('redisTestsAvailable', () => {
     }
   }
 
-  it('lets the tests run on this machine (a Redis answers, redis-server is on PATH)', async () => {
-    expect(await redisTestsAvailable('probe')).toEqual({ skip: false });
-    expect(await redisTestsAvailable('probe', { needBinary: true })).toEqual({ skip: false });
-  });
+  it.skipIf(servers.skip)(
+    'lets the tests run on this machine (a Redis answers, redis-server is on PATH)',
+    async () => {
+      expect(await redisTestsAvailable('probe')).toEqual({ skip: false });
+      expect(await redisTestsAvailable('probe', { needBinary: true })).toEqual({ skip: false });
+    },
+  );
 
   it('without a server: skips, naming what is missing — unless CI=true, where it throws', async () => {
     const closed = `redis://127.0.0.1:${await freePort()}`;
