@@ -6,6 +6,7 @@
  * fixed time, and a command counter on `MONITOR` that tells how many commands each operation sent.
  */
 import { randomBytes } from 'node:crypto';
+import { createConnection, type Socket } from 'node:net';
 import type { RecordStore } from '@writethrough/core';
 import { Redis as Redis6 } from 'ioredis6';
 import type { BenchCache, BenchRecords, Core } from './core.js';
@@ -190,8 +191,12 @@ export function cycle(keys: readonly string[]): () => string {
 // --- counting commands on MONITOR ----------------------------------------------------------------
 
 interface Seen {
-  readonly args: readonly string[];
+  /** The command's name, upper case. */
+  readonly name: string;
+  /** The client address, or `lua` for a command run by a script. */
   readonly source: string;
+  /** The whole MONITOR line (arguments quoted). */
+  readonly line: string;
 }
 
 export interface CommandCount {
@@ -203,40 +208,69 @@ export interface CommandCount {
   readonly mix: string;
 }
 
+/** Parses a MONITOR line: `1700000000.123456 [0 127.0.0.1:54321] "GET" "key"`. */
+function parseMonitorLine(line: string): Seen | undefined {
+  const open = line.indexOf('[');
+  const close = line.indexOf(']', open);
+  if (open < 0 || close < 0) return undefined;
+  const source = line.slice(line.indexOf(' ', open) + 1, close);
+  const q1 = line.indexOf('"', close);
+  const q2 = line.indexOf('"', q1 + 1);
+  if (q1 < 0 || q2 < 0) return undefined;
+  return { name: line.slice(q1 + 1, q2).toUpperCase(), source, line };
+}
+
 /**
- * Counts the commands an operation sends, on a `MONITOR` connection of its own. A sample runs one
+ * Counts the commands an operation sends, on a `MONITOR` connection of its own (a plain socket:
+ * ioredis's monitor mode lost track of its replies under other clients' traffic). A sample runs one
  * operation at a time between two sentinel commands; the contender's connections are the client
  * addresses that sent a command naming its key token, and every command from those addresses is
  * counted (so keyless commands such as `SCRIPT LOAD` count too); commands run by Lua scripts are
  * reported apart. MONITOR slows the server: samples are never timed.
  */
 export class CommandCounter {
-  readonly #monitor: Redis6;
+  readonly #socket: Socket;
   readonly #sender: Redis6;
   readonly #seen: Seen[] = [];
   #recording = false;
+  #buffer = '';
   readonly #sentinel = `wtbench-sentinel-${randomBytes(4).toString('hex')}`;
 
-  private constructor(monitor: Redis6, sender: Redis6) {
-    this.#monitor = monitor;
+  private constructor(socket: Socket, sender: Redis6) {
+    this.#socket = socket;
     this.#sender = sender;
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (this.#recording) this.#seen.push({ args, source });
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      this.#buffer += chunk;
+      let nl = this.#buffer.indexOf('\r\n');
+      while (nl >= 0) {
+        const line = this.#buffer.slice(0, nl);
+        this.#buffer = this.#buffer.slice(nl + 2);
+        if (this.#recording && line.startsWith('+')) {
+          const seen = parseMonitorLine(line.slice(1));
+          if (seen !== undefined) this.#seen.push(seen);
+        }
+        nl = this.#buffer.indexOf('\r\n');
+      }
     });
+    socket.on('error', () => {});
   }
 
   static async open(): Promise<CommandCounter> {
-    const base = redis6();
-    const monitor = await base.monitor();
-    base.disconnect();
-    return new CommandCounter(monitor, redis6());
+    const socket = createConnection({ host: REDIS_OPTIONS.host, port: REDIS_OPTIONS.port });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    socket.write('MONITOR\r\n');
+    return new CommandCounter(socket, redis6());
   }
 
   async #mark(tag: string): Promise<void> {
     const key = `${this.#sentinel}:${tag}`;
     await this.#sender.get(key);
-    for (let i = 0; i < 200; i++) {
-      if (this.#seen.some((s) => s.args[1] === key)) return;
+    for (let i = 0; i < 400; i++) {
+      if (this.#seen.some((s) => s.line.includes(key))) return;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     throw new Error('MONITOR did not report the sentinel');
@@ -250,18 +284,15 @@ export class CommandCounter {
     await sample();
     await this.#mark('end');
     this.#recording = false;
-    const begin = this.#seen.findIndex((s) => s.args[1]?.endsWith(':begin'));
-    const end = this.#seen.findIndex((s) => s.args[1]?.endsWith(':end'));
+    const begin = this.#seen.findIndex((s) => s.line.includes(`${this.#sentinel}:begin`));
+    const end = this.#seen.findIndex((s) => s.line.includes(`${this.#sentinel}:end`));
     const window = this.#seen.slice(begin + 1, end);
-    const mine = (s: Seen) => s.args.some((a) => a.includes(token));
+    const mine = (s: Seen) => s.line.includes(token);
     const sources = new Set(window.filter((s) => s.source !== 'lua' && mine(s)).map((s) => s.source));
     const sent = window.filter((s) => sources.has(s.source));
     const lua = window.filter((s) => s.source === 'lua' && mine(s));
     const byName = new Map<string, number>();
-    for (const s of sent) {
-      const name = (s.args[0] ?? '?').toUpperCase();
-      byName.set(name, (byName.get(name) ?? 0) + 1);
-    }
+    for (const s of sent) byName.set(s.name, (byName.get(s.name) ?? 0) + 1);
     const mix = [...byName]
       .sort((a, b) => b[1] - a[1])
       .map(([name, n]) => `${name} ×${num(n / ops, 2)}`)
@@ -271,7 +302,7 @@ export class CommandCounter {
   }
 
   close(): void {
-    this.#monitor.disconnect();
+    this.#socket.destroy();
     this.#sender.disconnect();
   }
 }
