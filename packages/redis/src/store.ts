@@ -15,6 +15,7 @@ import {
   type Lookup,
   SizeLimitError,
   type TierEntry,
+  WriteThroughError,
 } from '@writethrough/core';
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
 import {
@@ -106,6 +107,15 @@ const WRITING: Lookup<never> = Object.freeze({ kind: 'writing' });
 const WAIT: Lookup<never> = Object.freeze({ kind: 'wait' });
 
 type Client = Redis | Cluster;
+
+/** A call in flight, for the timeout sweeper. */
+interface Pending {
+  readonly deadline: number;
+  done: boolean;
+  readonly reject: (error: unknown) => void;
+  readonly key: string | undefined;
+  readonly step: string;
+}
 type Listener = Parameters<NodeJS.EventEmitter['on']>[1];
 
 /** Creates a Redis cache tier. */
@@ -145,6 +155,11 @@ export class RedisStore implements CacheStore<string> {
   #needsCheck: boolean;
   #check: Promise<void> | undefined;
   #runIds: Map<string, string> | undefined;
+  /** Calls in flight, in the order they started (so also by deadline); see `#bounded`. */
+  readonly #pending: Pending[] = [];
+  #pendingHead = 0;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  readonly #sweepMs: number;
   readonly #listeners: [target: NodeJS.EventEmitter, event: string, listener: Listener][] = [];
 
   /** Creates a Redis cache tier (see `redisStore`). */
@@ -154,6 +169,7 @@ export class RedisStore implements CacheStore<string> {
     }
     this.namespace = checkNamespace(options.namespace ?? DEFAULT_NAMESPACE);
     this.#timeoutMs = positiveFinite('timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.#sweepMs = Math.max(1, Math.min(25, this.#timeoutMs / 10));
     this.#floorTtl = ttlArg('floorTtlMs', options.floorTtlMs ?? DEFAULT_FLOOR_TTL_MS);
     this.#maxValueBytes = positiveInteger('maxValueBytes', options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES);
     this.#maxKeyBytes = positiveInteger('maxKeyBytes', options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES);
@@ -227,7 +243,7 @@ export class RedisStore implements CacheStore<string> {
    * `timeoutMs`; rejects with `CacheTierError` otherwise.
    */
   async ready(): Promise<void> {
-    await this.#enter(undefined);
+    await this.#bounded(this.#enter(undefined), undefined, 'ready');
   }
 
   // -------------------------------------------------------------------------------------------
@@ -244,15 +260,58 @@ export class RedisStore implements CacheStore<string> {
    * that finds the value answers exactly what the script would have answered at that instant. Only a
    * miss runs the script, which checks the value again atomically with the mark and the lease.
    */
-  async get(key: string, options: LeaseOptions): Promise<Lookup<string>> {
-    checkKey(key, this.#maxKeyBytes);
-    if (!this.connected) await this.#enter(key);
-    const raw = await this.#bounded(this.#cmd.get(valueKey(this.namespace, key)), key, 'get');
-    if (raw !== null) return { kind: 'hit', entry: decode(raw, key) };
+  get(key: string, options: LeaseOptions): Promise<Lookup<string>> {
+    // Not an async function, and one promise of its own: the hit path costs little more than a GET.
+    try {
+      checkKey(key, this.#maxKeyBytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!this.connected) {
+      return this.#bounded(
+        this.#enterThen(key, () => this.#cmd.get(valueKey(this.namespace, key))),
+        key,
+        'get',
+      ).then((raw) => (raw === null ? this.#bounded(this.#miss(key, options), key, 'get') : hit(raw, key)));
+    }
+    // The hit path, folded into the bounding promise (one promise besides ioredis's own).
+    return new Promise<Lookup<string>>((resolve, reject) => {
+      const pending = this.#track(reject, key, 'get');
+      this.#cmd.get(valueKey(this.namespace, key)).then(
+        (raw) => {
+          if (pending.done) return;
+          if (raw === null) {
+            this.#miss(key, options).then(
+              (lookup) => this.#settle(pending) && resolve(lookup),
+              (error: unknown) => this.#settle(pending) && reject(tierError(error, key, 'get')),
+            );
+            return;
+          }
+          pending.done = true;
+          try {
+            resolve(hit(raw, key));
+          } catch (error) {
+            reject(error);
+          }
+        },
+        (error: unknown) => this.#settle(pending) && reject(tierError(error, key, 'get')),
+      );
+    });
+  }
+
+  /** The `get` script, after a GET found no value. */
+  #miss(key: string, options: LeaseOptions): Promise<Lookup<string>> {
     const token = this.#token();
     const k = redisKeys(this.namespace, key);
-    const answer = await this.#run(SCRIPTS.get, [k.value, k.lease, k.mark], [token, leaseArg(options)], key);
-    return this.#lookup(answer, token, key, options);
+    return this.#evalsha(SCRIPTS.get, [k.value, k.lease, k.mark], [token, leaseArg(options)]).then((answer) =>
+      this.#lookup(answer, token, key, options),
+    );
+  }
+
+  /** Waits for `#enter`, then runs `step`. */
+  async #enterThen<T>(key: string | undefined, step: () => Promise<T>): Promise<T> {
+    await this.#enter(key);
+    return step();
   }
 
   /** `get` of many keys in one round trip (one per hash slot on Cluster); results in the order of `keys`. */
@@ -260,7 +319,14 @@ export class RedisStore implements CacheStore<string> {
     if (!Array.isArray(keys)) throw new InvalidArgumentError(`keys must be an array, got ${describe(keys)}`);
     for (const key of keys) checkKey(key, this.#maxKeyBytes);
     if (keys.length === 0) return [];
-    await this.#enter(keys[0]);
+    return this.#bounded(
+      this.#enterThen(keys[0], () => this.#getMany(keys, options)),
+      keys[0],
+      'getMany',
+    );
+  }
+
+  async #getMany(keys: readonly string[], options: LeaseOptions): Promise<Lookup<string>[]> {
     const lease = leaseArg(options);
     const tokens = keys.map(() => this.#token());
     // Chunks of keys (by slot on Cluster), each one script call; indexes into `keys`.
@@ -294,7 +360,7 @@ export class RedisStore implements CacheStore<string> {
       args.push(lease);
       return { keys: redisKeyList, args };
     });
-    const answers = await this.#bounded(this.#runMany(SCRIPTS.getMany, calls), keys[0], 'getMany');
+    const answers = await this.#runMany(SCRIPTS.getMany, calls);
     const results: Lookup<string>[] = new Array(keys.length);
     for (const [c, chunk] of chunks.entries()) {
       const answer = answers[c];
@@ -314,14 +380,9 @@ export class RedisStore implements CacheStore<string> {
     checkToken(token, key);
     const ttl = ttlArg('ttlMs', ttlMs, key);
     const encoded = this.#encode(entry, key);
-    await this.#enter(key);
     const k = redisKeys(this.namespace, key);
-    const answer = await this.#run(
-      SCRIPTS.fill,
-      [k.value, k.lease, k.mark],
-      [token, encoded, String(entry.version), ttl, this.#floorTtl],
-      key,
-    );
+    const args = [token, encoded, String(entry.version), ttl, this.#floorTtl];
+    const answer = await this.#run(SCRIPTS.fill, [k.value, k.lease, k.mark], args, key);
     return answer === 1;
   }
 
@@ -330,7 +391,6 @@ export class RedisStore implements CacheStore<string> {
     checkKey(key, this.#maxKeyBytes);
     checkToken(token, key);
     const ttl = ttlArg('markTtlMs', markTtlMs, key);
-    await this.#enter(key);
     const k = redisKeys(this.namespace, key);
     await this.#run(SCRIPTS.beginWrite, [k.value, k.lease, k.mark], [token, ttl], key);
   }
@@ -341,14 +401,9 @@ export class RedisStore implements CacheStore<string> {
     checkToken(token, key);
     const ttl = ttlArg('ttlMs', ttlMs, key);
     const encoded = this.#encode(entry, key);
-    await this.#enter(key);
     const k = redisKeys(this.namespace, key);
-    const answer = await this.#run(
-      SCRIPTS.commitWrite,
-      [k.value, k.lease, k.mark],
-      [token, encoded, String(entry.version), ttl, this.#floorTtl],
-      key,
-    );
+    const args = [token, encoded, String(entry.version), ttl, this.#floorTtl];
+    const answer = await this.#run(SCRIPTS.commitWrite, [k.value, k.lease, k.mark], args, key);
     return answer === 1;
   }
 
@@ -359,8 +414,12 @@ export class RedisStore implements CacheStore<string> {
   async abortWrite(key: string, token: string): Promise<void> {
     checkKey(key, this.#maxKeyBytes);
     checkToken(token, key);
-    await this.#enter(key);
-    await this.#bounded(this.#cmd.hdel(redisKeys(this.namespace, key).mark, `w${token}`), key, 'abortWrite');
+    const mark = redisKeys(this.namespace, key).mark;
+    await this.#bounded(
+      this.#enterThen(key, () => this.#cmd.hdel(mark, `w${token}`)),
+      key,
+      'abortWrite',
+    );
   }
 
   /**
@@ -374,10 +433,13 @@ export class RedisStore implements CacheStore<string> {
         key,
       });
     }
-    await this.#enter(key);
     const k = redisKeys(this.namespace, key);
     if (version === undefined) {
-      await this.#bounded(this.#cmd.del(k.value, k.lease), key, 'invalidate');
+      await this.#bounded(
+        this.#enterThen(key, () => this.#cmd.del(k.value, k.lease)),
+        key,
+        'invalidate',
+      );
       return;
     }
     await this.#run(SCRIPTS.invalidate, [k.value, k.lease, k.mark], [String(version), this.#floorTtl], key);
@@ -388,7 +450,7 @@ export class RedisStore implements CacheStore<string> {
    * Cluster). Each round trip is bounded by `timeoutMs`; the whole clear is not.
    */
   async clear(): Promise<void> {
-    await this.#enter(undefined);
+    await this.#bounded(this.#enter(undefined), undefined, 'clear');
     await this.#clearNamespace();
   }
 
@@ -456,9 +518,9 @@ export class RedisStore implements CacheStore<string> {
           ctx(key),
         );
       }
-      await this.#bounded(this.#firstReady(), key, 'connect');
+      await this.#firstReady();
     }
-    if (this.#needsCheck) await this.#bounded(this.#startCheck(), key, 'restart check');
+    if (this.#needsCheck) await this.#startCheck();
     if (this.#closed) throw closedError(key);
   }
 
@@ -581,7 +643,10 @@ export class RedisStore implements CacheStore<string> {
 
   /** Runs one script by SHA (EVALSHA), sending it again (EVAL) if the server lost it (NOSCRIPT). */
   #run(script: Script, keys: string[], args: string[], key: string): Promise<unknown> {
-    return this.#bounded(this.#evalsha(script, keys, args), key, script.name);
+    const call = this.connected
+      ? this.#evalsha(script, keys, args)
+      : this.#enterThen(key, () => this.#evalsha(script, keys, args));
+    return this.#bounded(call, key, script.name);
   }
 
   async #evalsha(script: Script, keys: string[], args: string[]): Promise<unknown> {
@@ -624,45 +689,75 @@ export class RedisStore implements CacheStore<string> {
   }
 
   /**
-   * Bounds a Redis call by `timeoutMs` with a timer of the store's own (a caller's client may queue
+   * Bounds a call by `timeoutMs` with a deadline of the store's own (a caller's client may queue
    * commands offline and have no command timeout), and turns its errors into `CacheTierError`.
+   *
+   * No timer per call: every call gets the same timeout, so deadlines come in the order calls start,
+   * and one sweeper (every `timeoutMs / 10`, at most 25 ms, while calls are pending) rejects the
+   * expired ones from the head of a FIFO queue. A call thus fails at most one sweep period late.
    */
   #bounded<T>(promise: Promise<T>, key: string | undefined, step: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.stats.timeouts++;
-        reject(
-          new CacheTierError(
-            `redis did not answer ${step} within ${this.#timeoutMs} ms (timeoutMs)`,
-            'l2',
-            ctx(key),
-          ),
-        );
-      }, this.#timeoutMs);
+      const pending = this.#track(reject, key, step);
       promise.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(
-            error instanceof CacheTierError ||
-              error instanceof CacheClosedError ||
-              error instanceof InvalidArgumentError
-              ? error
-              : new CacheTierError(
-                  `redis failed ${step}: ${(error as Error)?.message ?? String(error)}`,
-                  'l2',
-                  {
-                    ...ctx(key),
-                    cause: error,
-                  },
-                ),
-          );
-        },
+        (value) => this.#settle(pending) && resolve(value),
+        (error: unknown) => this.#settle(pending) && reject(tierError(error, key, step)),
       );
     });
+  }
+
+  /** Puts a call in the timeout queue; the sweeper rejects it with `reject` past its deadline. */
+  #track(reject: (error: unknown) => void, key: string | undefined, step: string): Pending {
+    const pending: Pending = {
+      deadline: performance.now() + this.#timeoutMs,
+      done: false,
+      reject,
+      key,
+      step,
+    };
+    this.#pending.push(pending);
+    if (this.#sweeper === undefined) this.#sweeper = setInterval(() => this.#sweep(), this.#sweepMs);
+    return pending;
+  }
+
+  /** Marks a call settled; false when the sweeper settled it first (it timed out). */
+  #settle(pending: Pending): boolean {
+    if (pending.done) return false;
+    pending.done = true;
+    return true;
+  }
+
+  /** Rejects the calls past their deadline; stops when nothing is pending. */
+  #sweep(): void {
+    const queue = this.#pending;
+    const now = performance.now();
+    let head = this.#pendingHead;
+    while (head < queue.length) {
+      const pending = queue[head]!;
+      if (!pending.done) {
+        if (pending.deadline > now) break;
+        pending.done = true;
+        this.stats.timeouts++;
+        pending.reject(
+          new CacheTierError(
+            `redis did not answer ${pending.step} within ${this.#timeoutMs} ms (timeoutMs)`,
+            'l2',
+            ctx(pending.key),
+          ),
+        );
+      }
+      head++;
+    }
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+      if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    } else if (head > 4096 && head * 2 > queue.length) {
+      queue.splice(0, head);
+      head = 0;
+    }
+    this.#pendingHead = head;
   }
 
   #token(): string {
@@ -680,7 +775,7 @@ export class RedisStore implements CacheStore<string> {
       case 'X':
         throw leaseError(options, key);
       default:
-        if (typeof answer === 'string') return { kind: 'hit', entry: decode(answer, key) };
+        if (typeof answer === 'string') return hit(answer, key);
         throw new CacheTierError(`redis answered get with an unexpected reply ${describe(answer)}`, 'l2', {
           key,
         });
@@ -735,6 +830,10 @@ export class RedisStore implements CacheStore<string> {
   }
 }
 
+function hit(raw: string, key: string): Lookup<string> {
+  return { kind: 'hit', entry: decode(raw, key) };
+}
+
 function decode(raw: string, key: string): TierEntry<string> {
   const kind = raw.charCodeAt(0);
   if (kind === 118 /* v */) {
@@ -748,6 +847,15 @@ function decode(raw: string, key: string): TierEntry<string> {
   }
   throw new CacheTierError(`the Redis value of key ${JSON.stringify(key)} is not a redisStore entry`, 'l2', {
     key,
+  });
+}
+
+/** A Redis or connection error as `CacheTierError`; the store's own errors as they are. */
+function tierError(error: unknown, key: string | undefined, step: string): unknown {
+  if (error instanceof WriteThroughError) return error;
+  return new CacheTierError(`redis failed ${step}: ${(error as Error)?.message ?? String(error)}`, 'l2', {
+    ...ctx(key),
+    cause: error,
   });
 }
 

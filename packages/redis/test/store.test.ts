@@ -234,7 +234,10 @@ describe('redisStore: key layout', () => {
 
 describe('redisStore: scripts', () => {
   it('sends a script again after SCRIPT FLUSH (NOSCRIPT), for every step and for getMany', async () => {
-    const store = redisStore({ url: target.url, namespace: ns() });
+    // A server of its own: other stores on the shared server would load the scripts again meanwhile.
+    const server = await startRedisServer();
+    const admin = new Redis(server.url);
+    const store = redisStore({ url: server.url, namespace: ns() });
     try {
       await store.ready();
       await admin.script('FLUSH');
@@ -266,8 +269,9 @@ describe('redisStore: scripts', () => {
       expect((await store.getMany(keys, LEASE)).every((each) => each.kind === 'lease')).toBe(true);
       expect(store.stats.scriptReloads).toBe(7);
     } finally {
-      await store.clear();
       await store.close();
+      admin.disconnect();
+      await server.stop();
     }
   });
 
