@@ -20,6 +20,7 @@ import {
   freePort,
   hostileKeys,
   type RedisTarget,
+  redisTestsAvailable,
   startRedisServer,
   waitFor,
 } from '@writethrough/testing';
@@ -27,6 +28,14 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escapeKey, keySlot, redisKeys } from '../src/keys.js';
 import { type RedisStore, redisStore } from '../src/store.js';
+
+/** The tests that start a redis-server of their own need the binary (a laptop may have only a server). */
+const ownServers = await redisTestsAvailable(
+  'redisStore tests on servers of their own (slots, NOSCRIPT, SIGSTOP, restart)',
+  {
+    needBinary: true,
+  },
+);
 
 const LEASE = { leaseTtlMs: 30_000 };
 const run = `wt-test:${randomUUID().slice(0, 8)}:`;
@@ -120,26 +129,29 @@ describe('redisStore: key layout', () => {
     for (const e of escaped) expect(e).not.toMatch(/[{}]/);
   });
 
-  it('computes the slot CLUSTER KEYSLOT computes (checked on a cluster-enabled redis-server)', async () => {
-    const port = await freePort();
-    const server = await startRedisServer({
-      port,
-      args: ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`],
-    });
-    try {
-      const keys = [...hostileKeys().map(({ key }) => key), '{', '}{', 'plain', 'ключ'];
-      for (const key of keys) {
-        const k = redisKeys('ns:', key);
-        for (const redisKey of [k.value, k.lease, k.mark]) {
-          expect(await server.command('CLUSTER', 'KEYSLOT', redisKey), JSON.stringify(key)).toBe(
-            keySlot(redisKey),
-          );
+  it.skipIf(ownServers.skip)(
+    'computes the slot CLUSTER KEYSLOT computes (checked on a cluster-enabled redis-server)',
+    async () => {
+      const port = await freePort();
+      const server = await startRedisServer({
+        port,
+        args: ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`],
+      });
+      try {
+        const keys = [...hostileKeys().map(({ key }) => key), '{', '}{', 'plain', 'ключ'];
+        for (const key of keys) {
+          const k = redisKeys('ns:', key);
+          for (const redisKey of [k.value, k.lease, k.mark]) {
+            expect(await server.command('CLUSTER', 'KEYSLOT', redisKey), JSON.stringify(key)).toBe(
+              keySlot(redisKey),
+            );
+          }
         }
+      } finally {
+        await server.stop();
       }
-    } finally {
-      await server.stop();
-    }
-  });
+    },
+  );
 
   it('stores the three keys under the namespace with the documented encoding', async () => {
     const namespace = ns();
@@ -233,47 +245,50 @@ describe('redisStore: key layout', () => {
 });
 
 describe('redisStore: scripts', () => {
-  it('sends a script again after SCRIPT FLUSH (NOSCRIPT), for every step and for getMany', async () => {
-    // A server of its own: other stores on the shared server would load the scripts again meanwhile.
-    const server = await startRedisServer();
-    const admin = new Redis(server.url);
-    const store = redisStore({ url: server.url, namespace: ns() });
-    try {
-      await store.ready();
-      await admin.script('FLUSH');
-      const lookup = await store.get('a', LEASE);
-      expect(lookup.kind).toBe('lease');
-      expect(store.stats.scriptReloads).toBe(1);
-      await admin.script('FLUSH');
-      expect(
-        await store.fill(
-          'a',
-          (lookup as { token: string }).token,
-          { kind: 'value', payload: 'x', version: 1 },
-          60_000,
-        ),
-      ).toBe(true);
-      await admin.script('FLUSH');
-      await store.beginWrite('a', 'w', 60_000);
-      await admin.script('FLUSH');
-      expect(await store.commitWrite('a', 'w', { kind: 'value', payload: 'y', version: 2 }, 60_000)).toBe(
-        true,
-      );
-      await admin.script('FLUSH');
-      await store.invalidate('a', 3);
-      await admin.script('FLUSH');
-      const many = await store.getMany(['a', 'b'], LEASE);
-      expect(many.map((each) => each.kind)).toEqual(['lease', 'lease']);
-      await admin.script('FLUSH');
-      const keys = Array.from({ length: 600 }, (_, i) => `many-${i}`);
-      expect((await store.getMany(keys, LEASE)).every((each) => each.kind === 'lease')).toBe(true);
-      expect(store.stats.scriptReloads).toBe(7);
-    } finally {
-      await store.close();
-      admin.disconnect();
-      await server.stop();
-    }
-  });
+  it.skipIf(ownServers.skip)(
+    'sends a script again after SCRIPT FLUSH (NOSCRIPT), for every step and for getMany',
+    async () => {
+      // A server of its own: other stores on the shared server would load the scripts again meanwhile.
+      const server = await startRedisServer();
+      const admin = new Redis(server.url);
+      const store = redisStore({ url: server.url, namespace: ns() });
+      try {
+        await store.ready();
+        await admin.script('FLUSH');
+        const lookup = await store.get('a', LEASE);
+        expect(lookup.kind).toBe('lease');
+        expect(store.stats.scriptReloads).toBe(1);
+        await admin.script('FLUSH');
+        expect(
+          await store.fill(
+            'a',
+            (lookup as { token: string }).token,
+            { kind: 'value', payload: 'x', version: 1 },
+            60_000,
+          ),
+        ).toBe(true);
+        await admin.script('FLUSH');
+        await store.beginWrite('a', 'w', 60_000);
+        await admin.script('FLUSH');
+        expect(await store.commitWrite('a', 'w', { kind: 'value', payload: 'y', version: 2 }, 60_000)).toBe(
+          true,
+        );
+        await admin.script('FLUSH');
+        await store.invalidate('a', 3);
+        await admin.script('FLUSH');
+        const many = await store.getMany(['a', 'b'], LEASE);
+        expect(many.map((each) => each.kind)).toEqual(['lease', 'lease']);
+        await admin.script('FLUSH');
+        const keys = Array.from({ length: 600 }, (_, i) => `many-${i}`);
+        expect((await store.getMany(keys, LEASE)).every((each) => each.kind === 'lease')).toBe(true);
+        expect(store.stats.scriptReloads).toBe(7);
+      } finally {
+        await store.close();
+        admin.disconnect();
+        await server.stop();
+      }
+    },
+  );
 
   it('keeps keys and payloads out of the script text (Lua injection is inert)', async () => {
     const namespace = ns();
@@ -388,75 +403,81 @@ describe('redisStore: connections', () => {
     }
   });
 
-  it('bounds a call by timeoutMs on a server that does not answer (SIGSTOP), with an offline-queue client', async () => {
-    const server = await startRedisServer();
-    const client = new Redis(server.url); // offline queue on, no commandTimeout: the store's own timer bounds it
-    const store = redisStore({ client, namespace: ns(), timeoutMs: 300 });
-    try {
-      await store.ready();
-      server.pause();
-      const started = performance.now();
-      const error = await store.get('a', LEASE).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(CacheTierError);
-      expect(performance.now() - started).toBeLessThan(300 + 200);
-      expect(store.stats.timeouts).toBe(1);
-    } finally {
-      server.resume();
-      await store.close();
-      client.disconnect();
-      await server.stop();
-    }
-  });
+  it.skipIf(ownServers.skip)(
+    'bounds a call by timeoutMs on a server that does not answer (SIGSTOP), with an offline-queue client',
+    async () => {
+      const server = await startRedisServer();
+      const client = new Redis(server.url); // offline queue on, no commandTimeout: the store's own timer bounds it
+      const store = redisStore({ client, namespace: ns(), timeoutMs: 300 });
+      try {
+        await store.ready();
+        server.pause();
+        const started = performance.now();
+        const error = await store.get('a', LEASE).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(CacheTierError);
+        expect(performance.now() - started).toBeLessThan(300 + 200);
+        expect(store.stats.timeouts).toBe(1);
+      } finally {
+        server.resume();
+        await store.close();
+        client.disconnect();
+        await server.stop();
+      }
+    },
+  );
 
-  it('detects a restart (run_id changed): clears its namespace before serving again, counts it, calls onRestart', async () => {
-    const server = await startRedisServer();
-    const restarts: unknown[] = [];
-    const namespace = ns();
-    const store = redisStore({
-      url: server.url,
-      namespace,
-      timeoutMs: 500,
-      redis: { retryStrategy: () => 50 },
-      onRestart: (event) => restarts.push(event),
-    });
-    const other = new Redis(server.url);
-    try {
-      const lookup = await store.get('k', LEASE);
-      await store.fill(
-        'k',
-        (lookup as { token: string }).token,
-        { kind: 'value', payload: 'old', version: 1 },
-        60_000,
-      );
-      const snapshot = await server.snapshot();
-      // A later write the snapshot does not have: after a restart from the snapshot, v1 is stale.
-      await store.beginWrite('k', 'w', 60_000);
-      expect(await store.commitWrite('k', 'w', { kind: 'value', payload: 'new', version: 2 }, 60_000)).toBe(
-        true,
-      );
-      await server.restart({ snapshot });
-      await waitFor(async () => store.connected, {
-        timeoutMs: 10_000,
-        what: 'the store reconnects and checks',
+  it.skipIf(ownServers.skip)(
+    'detects a restart (run_id changed): clears its namespace before serving again, counts it, calls onRestart',
+    async () => {
+      const server = await startRedisServer();
+      const restarts: unknown[] = [];
+      const namespace = ns();
+      const store = redisStore({
+        url: server.url,
+        namespace,
+        timeoutMs: 500,
+        redis: { retryStrategy: () => 50 },
+        onRestart: (event) => restarts.push(event),
       });
-      expect(store.stats.restarts).toBe(1);
-      expect(restarts).toHaveLength(1);
-      // The old snapshot's v1 was cleared: a miss, not a stale hit.
-      expect((await store.get('k', LEASE)).kind).toBe('lease');
-      // A reconnect to the same server is not a restart.
-      await other.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
-      await waitFor(async () => store.client.status === 'ready' && store.connected, {
-        timeoutMs: 10_000,
-        what: 'reconnected',
-      });
-      await store.get('x', LEASE);
-      expect(store.stats.restarts).toBe(1);
-    } finally {
-      await store.close();
-      other.disconnect();
-      await server.stop();
-    }
-  });
+      const other = new Redis(server.url);
+      try {
+        const lookup = await store.get('k', LEASE);
+        await store.fill(
+          'k',
+          (lookup as { token: string }).token,
+          { kind: 'value', payload: 'old', version: 1 },
+          60_000,
+        );
+        const snapshot = await server.snapshot();
+        // A later write the snapshot does not have: after a restart from the snapshot, v1 is stale.
+        await store.beginWrite('k', 'w', 60_000);
+        expect(await store.commitWrite('k', 'w', { kind: 'value', payload: 'new', version: 2 }, 60_000)).toBe(
+          true,
+        );
+        await server.restart({ snapshot });
+        await waitFor(async () => store.connected, {
+          timeoutMs: 10_000,
+          what: 'the store reconnects and checks',
+        });
+        expect(store.stats.restarts).toBe(1);
+        expect(restarts).toHaveLength(1);
+        // The old snapshot's v1 was cleared: a miss, not a stale hit.
+        expect((await store.get('k', LEASE)).kind).toBe('lease');
+        // A reconnect to the same server is not a restart.
+        await other.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+        await waitFor(async () => store.client.status === 'ready' && store.connected, {
+          timeoutMs: 10_000,
+          what: 'reconnected',
+        });
+        await store.get('x', LEASE);
+        expect(store.stats.restarts).toBe(1);
+      } finally {
+        await store.close();
+        other.disconnect();
+        await server.stop();
+      }
+    },
+  );
 });
 
 describe('redisStore: validation', () => {
