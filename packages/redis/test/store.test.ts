@@ -590,6 +590,54 @@ describe('redisStore: validation', () => {
   });
 });
 
+describe('redisStore: hit path', () => {
+  it.skipIf(ownServers.skip)(
+    'sends the hits of one turn as one MGET, and a lone hit as one GET',
+    async () => {
+      const server = await startRedisServer();
+      const store = redisStore({ url: server.url, namespace: ns() });
+      try {
+        await store.ready();
+        const keys = Array.from({ length: 16 }, (_, i) => `hit:${i}`);
+        for (const [i, key] of keys.entries()) {
+          const look = await store.get(key, LEASE);
+          if (look.kind !== 'lease') throw new Error(`expected a lease for ${key}`);
+          expect(
+            await store.fill(key, look.token, { kind: 'value', payload: `p${i}`, version: i + 1 }, 60_000),
+          ).toBe(true);
+        }
+        const calls = async () => {
+          const info = String(await server.command('INFO', 'commandstats'));
+          const count = (name: string) =>
+            Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+          return { get: count('get'), mget: count('mget') };
+        };
+        const before = await calls();
+        const looks = await Promise.all(keys.map((key) => store.get(key, LEASE)));
+        expect(
+          looks.map((l) => (l.kind === 'hit' && l.entry.kind === 'value' ? l.entry.payload : l.kind)),
+        ).toEqual(keys.map((_, i) => `p${i}`));
+        const after = await calls();
+        expect(after.mget - before.mget, 'MGETs for 16 concurrent hits').toBe(1);
+        expect(after.get - before.get, 'GETs for 16 concurrent hits').toBe(0);
+        // A miss in the batch still gets its lease; a lone get is a GET.
+        const [hitLook, missLook] = await Promise.all([
+          store.get(keys[0]!, LEASE),
+          store.get('hit:none', LEASE),
+        ]);
+        expect(hitLook.kind).toBe('hit');
+        expect(missLook.kind).toBe('lease');
+        const lone = await calls();
+        expect((await store.get(keys[1]!, LEASE)).kind).toBe('hit');
+        expect((await calls()).get - lone.get, 'GETs for one hit').toBe(1);
+      } finally {
+        await store.close();
+        await server.stop();
+      }
+    },
+  );
+});
+
 describe('redisStore: getMany', () => {
   it('answers in the order of keys across chunks, with duplicates as sequential gets', async () => {
     const store: CacheStore<string> = redisStore({ url: target.url, namespace: ns() });
