@@ -35,7 +35,7 @@ export interface RedisBusOptions {
   /** A Redis URL (`redis://…`): the bus opens and owns both its connections. */
   readonly url?: string | undefined;
   /** ioredis options for the connections the bus opens (with `url`, or alone). */
-  readonly options?: RedisOptions | undefined;
+  readonly redis?: RedisOptions | undefined;
   /** Prefix of the default channel and epoch key. Default `wt:`. */
   readonly namespace?: string | undefined;
   /** The pub/sub channel. Default `${namespace}bus`. */
@@ -174,7 +174,7 @@ export class RedisBus implements InvalidationBus {
 
   constructor(options: RedisBusOptions) {
     if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('redisBus needs options: { client } or { url } or { options }');
+      throw new InvalidArgumentError('redisBus needs options: { client } or { url } or { redis }');
     }
     const namespace = options.namespace ?? 'wt:';
     this.channel = options.channel ?? `${namespace}bus`;
@@ -192,10 +192,10 @@ export class RedisBus implements InvalidationBus {
       this.#publisher = options.client;
       this.#ownsPublisher = false;
     } else if (options.url !== undefined) {
-      this.#publisher = new RedisClient(options.url, connectionOptions(options.options));
+      this.#publisher = new RedisClient(options.url, connectionOptions(options.redis));
       this.#ownsPublisher = true;
-    } else if (options.options !== undefined) {
-      this.#publisher = new RedisClient(connectionOptions(options.options));
+    } else if (options.redis !== undefined) {
+      this.#publisher = new RedisClient(connectionOptions(options.redis));
       this.#ownsPublisher = true;
     } else {
       throw new InvalidArgumentError('redisBus needs one of client, url or options');

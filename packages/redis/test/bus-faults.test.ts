@@ -44,7 +44,7 @@ async function pair(options: { timeoutMs?: number } = {}): Promise<{ a: RedisBus
       heartbeatMs: HEARTBEAT_MS,
       timeoutMs: options.timeoutMs ?? 300,
       // Reconnect quickly, so the tests need not wait for ioredis's default back-off.
-      options: { retryStrategy: () => 50, connectTimeout: 500 },
+      redis: { retryStrategy: () => 50, connectTimeout: 500 },
     });
   const a = make();
   const b = make();
