@@ -37,9 +37,9 @@ const HOT = 10_000;
 const LEVELS = [1, 16, 256] as const;
 /** Timed and warm-up durations of one contender at one level, ms. */
 const RUN_MS = 1_000;
-const WARMUP_MS = 150;
+const WARMUP_MS = 300;
 /** Passes over all contenders and levels, in turn; each contender keeps its best ops/s. */
-const PASSES = 2;
+const PASSES = 3;
 /** Gets, one at a time, in the MONITOR sample. */
 const SAMPLE = 200;
 /** The project's target: our hit ≥ this share of raw ioredis at 16 and 256 in flight. */

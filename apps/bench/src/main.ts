@@ -1,8 +1,11 @@
 /**
- * Runs every benchmark, one after another (the hit benchmark starts a process per contender run),
- * prints the results and, when all of them ran, rewrites the generated block of `apps/bench/README.md`. `pnpm start -- l1-hit hit-ratio` runs a subset (printed
- * only, the README is left alone).
+ * Runs every benchmark, one after another, each in a fresh Node process of its own (so no benchmark
+ * runs on a heap or JIT state another left behind; the hit benchmark goes further and starts a
+ * process per contender run), prints the results and, when all of them ran, rewrites the generated
+ * block of `apps/bench/README.md`. `pnpm start -- l1-hit hit-ratio` runs a subset (printed only,
+ * the README is left alone).
  */
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadCore } from './core.js';
 import { runHitRatio } from './hit-ratio.js';
@@ -24,8 +27,52 @@ const BENCHES: Record<string, () => Promise<Section | Section[]>> = {
   'l2-stampede': runL2Stampede,
 };
 
+/** The marker before the JSON line with a child's sections. */
+const RESULT = '@@bench-result@@ ';
+
+/** Runs benchmark `name` in a child process (same flags), passing its output through. */
+function inChild(name: string): Promise<Section[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, fileURLToPath(import.meta.url), '--child', name],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    let result: Section[] | undefined;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+      let nl = out.indexOf('\n');
+      while (nl >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        if (line.startsWith(RESULT)) result = JSON.parse(line.slice(RESULT.length)) as Section[];
+        else process.stdout.write(`${line}\n`);
+        nl = out.indexOf('\n');
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0 && result !== undefined) resolve(result);
+      else reject(new Error(`benchmark ${name} exited with ${code}`));
+    });
+  });
+}
+
+/** In a child: runs one benchmark and prints its sections as one marked JSON line. */
+async function child(name: string): Promise<void> {
+  const run = BENCHES[name];
+  if (run === undefined) throw new Error(`unknown benchmark ${name}`);
+  workload();
+  const result = await run();
+  process.stdout.write(`${RESULT}${JSON.stringify(Array.isArray(result) ? result : [result])}\n`);
+}
+
 async function main(): Promise<void> {
-  const asked = process.argv.slice(2).filter((arg) => arg !== '--');
+  const argv = process.argv.slice(2).filter((arg) => arg !== '--');
+  if (argv[0] === '--child') return child(argv[1] ?? '');
+  const asked = argv;
   const unknown = asked.filter((name) => !(name in BENCHES));
   if (unknown.length > 0) {
     throw new Error(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}`);
@@ -48,8 +95,7 @@ async function main(): Promise<void> {
   for (const name of names) {
     const began = performance.now();
     process.stdout.write(`\n${name}\n`);
-    const result = await BENCHES[name]!();
-    sections.push(...(Array.isArray(result) ? result : [result]));
+    sections.push(...(await inChild(name)));
     process.stdout.write(`${name} took ${((performance.now() - began) / 1000).toFixed(1)} s\n`);
   }
   const body = renderResults(machine, sections, new Date(), performance.now() - start);
