@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describeBus, describeCacheStore, findRedis, type RedisTarget } from '@writethrough/testing';
-import Redis5 from 'ioredis5';
+import { Redis as Redis5 } from 'ioredis5';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { redisBus, redisStore } from '../src/index.js';
 
