@@ -49,7 +49,7 @@ export interface RedisStoreOptions {
   readonly url?: string;
   /**
    * ioredis options for the store's own connection (alone, or on top of `url`). The store's defaults
-   * (`commandTimeout` = `timeoutMs`, `connectTimeout`, `maxRetriesPerRequest: 1`,
+   * (`commandTimeout` = `timeoutMs`, `connectTimeout`, `maxRetriesPerRequest: 0`, `autoResendUnfulfilledCommands: false`,
    * `enableOfflineQueue: false`) apply unless set here.
    */
   readonly redis?: RedisOptions;
@@ -162,6 +162,10 @@ export class RedisStore implements CacheStore<string> {
   #needsCheck: boolean;
   #check: Promise<void> | undefined;
   #runIds: Map<string, string> | undefined;
+  /** Marker keys by master address (Cluster); see `#markerKey`. */
+  readonly #markers = new Map<string, string>();
+  /** The masters at the last check (Cluster), to notice a failover without a closed connection. */
+  #lastMasters = '';
   /** Calls in flight, in the order they started (so also by deadline); see `#bounded`. */
   readonly #pending: Pending[] = [];
   #pendingHead = 0;
@@ -205,8 +209,10 @@ export class RedisStore implements CacheStore<string> {
       const own: RedisOptions = {
         commandTimeout: this.#timeoutMs,
         connectTimeout: Math.max(this.#timeoutMs, 2_000),
-        maxRetriesPerRequest: 1,
+        maxRetriesPerRequest: 0,
         enableOfflineQueue: false,
+        // A command unanswered when the connection dropped fails; it is not sent to the next server.
+        autoResendUnfulfilledCommands: false,
         ...options.redis,
       };
       // ioredis's option types do not allow explicit undefined under exactOptionalPropertyTypes.
@@ -235,7 +241,16 @@ export class RedisStore implements CacheStore<string> {
         this.#listen(node, 'ready', () => this.#onReady());
       };
       for (const node of (this.client as Cluster).nodes('all')) watch(node);
-      this.#listen(this.client, '+node', (node: Redis) => watch(node));
+      this.#listen(this.client, '+node', (node: Redis) => {
+        watch(node);
+        this.#onTopology();
+      });
+      this.#listen(this.client, '-node', () => this.#onTopology());
+      // A replica promoted without any connection closing (a partitioned master) shows as a new
+      // set of masters after the slots refresh.
+      this.#listen(this.client, 'refresh', () => {
+        if (this.#mastersKey() !== this.#lastMasters) this.#onTopology();
+      });
     }
     // Without it, an error event on the store's own connection would crash the process.
     if (this.#owned) this.#listen(this.client, 'error', () => {});
@@ -284,15 +299,25 @@ export class RedisStore implements CacheStore<string> {
       ).then((raw) => (raw === null ? this.#bounded(this.#miss(key, options), key, 'get') : hit(raw, key)));
     }
     // The hit path, folded into the bounding promise (one promise besides ioredis's own).
+    const epoch = this.#epoch;
     return new Promise<Lookup<string>>((resolve, reject) => {
       const pending = this.#track(reject, key, 'get');
       this.#readValue(
         valueKey(this.namespace, key),
         (raw) => {
           if (pending.done) return;
+          if (epoch !== this.#epoch) {
+            pending.done = true;
+            reject(this.#lostError(key, 'get'));
+            return;
+          }
           if (raw === null) {
             this.#miss(key, options).then(
-              (lookup) => this.#settle(pending) && resolve(lookup),
+              (lookup) => {
+                if (!this.#settle(pending)) return;
+                if (epoch === this.#epoch) resolve(lookup);
+                else reject(this.#lostError(key, 'get'));
+              },
               (error: unknown) => this.#settle(pending) && reject(tierError(error, key, 'get')),
             );
             return;
@@ -566,6 +591,20 @@ export class RedisStore implements CacheStore<string> {
     this.#needsCheck = true;
   }
 
+  /** The masters changed (Cluster): calls in flight are not trusted, and the servers are checked again. */
+  #onTopology(): void {
+    this.#onDown();
+    if (this.client.status === 'ready' && !this.#closed) this.#startCheck().catch(() => {});
+  }
+
+  /** The set of master addresses, as one string (Cluster). */
+  #mastersKey(): string {
+    return this.#masters()
+      .map(([address]) => address)
+      .sort()
+      .join(',');
+  }
+
   #onReady(): void {
     this.#everReady = true;
     // Check the server at once, so a restart clears the namespace even before the next call.
@@ -591,7 +630,15 @@ export class RedisStore implements CacheStore<string> {
       }
       await this.#firstReady();
     }
-    if (this.#needsCheck) await this.#startCheck();
+    // A check that began before another reconnection leaves #needsCheck set: check again.
+    while (this.#needsCheck) {
+      if (this.client.status !== 'ready') {
+        this.stats.notReady++;
+        throw new CacheTierError('redis reconnected while its server was being checked', 'l2', ctx(key));
+      }
+      await this.#startCheck();
+      if (this.#closed) throw closedError(key);
+    }
     if (this.#closed) throw closedError(key);
   }
 
@@ -622,6 +669,8 @@ export class RedisStore implements CacheStore<string> {
         () => {
           this.#check = undefined;
           if (epoch === this.#epoch) this.#needsCheck = false;
+          // Out of date (the connection flapped meanwhile): check the server now connected.
+          else if (this.client.status === 'ready' && !this.#closed) this.#startCheck().catch(() => {});
         },
         (error) => {
           this.#check = undefined;
@@ -640,37 +689,90 @@ export class RedisStore implements CacheStore<string> {
   async #checkServer(): Promise<void> {
     const nodes = this.#masters();
     const current = new Map<string, string>();
+    /** What each master's marker key held (the run_id of the server that last checked it). */
+    const marked = new Map<string, string | null>();
     await Promise.all(
       nodes.map(async ([address, node]) => {
         const pipeline = node.pipeline();
         pipeline.info('server');
         for (const script of Object.values(SCRIPTS)) pipeline.script('LOAD', script.lua);
+        if (this.#detectRestarts) pipeline.get(this.#markerKey(address));
         const replies = (await withTimeout(pipeline.exec(), this.#timeoutMs)) ?? [];
         const [error, info] = replies[0] ?? [new Error('no reply to INFO')];
         if (error) throw error;
         const runId = /^run_id:(\S+)/m.exec(String(info))?.[1];
         if (runId === undefined) throw new Error('INFO server has no run_id');
         current.set(address, runId);
+        if (this.#detectRestarts) {
+          const [markError, mark] = replies[replies.length - 1] ?? [new Error('no reply to GET')];
+          if (markError) throw markError;
+          marked.set(address, (mark as string | null) ?? null);
+        }
       }),
     );
+    this.#lastMasters = [...current.keys()].sort().join(',');
     if (!this.#detectRestarts) return;
     const previous = this.#runIds;
+    // Seen by this store: a master's run_id changed since its last check.
+    let restarted = false;
     if (previous !== undefined) {
-      let restarted = false;
       for (const [address, runId] of current) if (previous.get(address) !== runId) restarted = true;
-      if (restarted) {
-        await this.#clearNamespace();
-        this.stats.restarts++;
-        this.#runIds = current;
-        try {
-          this.#onRestart?.({ previous, current });
-        } catch {
-          // A listener's error is its own.
+    }
+    // Seen in the data: the marker holds another server's run_id — this server was restored from a
+    // snapshot or promoted, also when no store was connected to see it go.
+    let needsClear = false;
+    for (const [address, runId] of current) {
+      const mark = marked.get(address) ?? null;
+      if (mark !== runId) needsClear = true;
+      if (mark !== null && mark !== runId) restarted = true;
+    }
+    // The marker is written only after a clear: when it holds this server's run_id, some store
+    // already cleared the namespace since this server started. No marker at all (a new server, a
+    // flush, an evicted marker): clearing is safe, and cheap on an empty server.
+    if (needsClear) await this.#clearNamespace();
+    // Marked only after the clear: a store that finds its run_id there knows the namespace is clean.
+    await Promise.all(
+      nodes.map(async ([address, node]) => {
+        const runId = current.get(address)!;
+        if (marked.get(address) !== runId) {
+          await withTimeout(node.set(this.#markerKey(address), runId), this.#timeoutMs);
         }
-        return;
+      }),
+    );
+    this.#runIds = current;
+    if (restarted) {
+      this.stats.restarts++;
+      try {
+        this.#onRestart?.({ previous: previous ?? new Map(), current });
+      } catch {
+        // A listener's error is its own.
       }
     }
-    this.#runIds = current;
+  }
+
+  /**
+   * The key on master `address` that holds the run_id of the server that last checked this namespace:
+   * `<namespace>run-id` standalone; on a Cluster `<namespace>run-id:{n}`, with `n` the first integer
+   * whose slot that master serves. Outside the `<namespace>{` pattern, so `clear()` leaves it.
+   */
+  #markerKey(address: string): string {
+    const base = `${this.namespace}run-id`;
+    if (!this.#cluster) return base;
+    const cached = this.#markers.get(address);
+    if (cached !== undefined && this.#slotOwner(keySlot(cached)) === address) return cached;
+    for (let n = 0; n < 100_000; n++) {
+      const key = `${base}:{${n}}`;
+      if (this.#slotOwner(keySlot(key)) === address) {
+        this.#markers.set(address, key);
+        return key;
+      }
+    }
+    throw new CacheTierError(`no slot of the cluster is served by ${address}`, 'l2', {});
+  }
+
+  /** The address of the master serving `slot` (Cluster), from ioredis's slot table. */
+  #slotOwner(slot: number): string | undefined {
+    return (this.client as unknown as { slots: (string[] | undefined)[] }).slots[slot]?.[0];
   }
 
   /** The masters as [address, connection]: the client itself when standalone. */
@@ -768,13 +870,31 @@ export class RedisStore implements CacheStore<string> {
    * expired ones from the head of a FIFO queue. A call thus fails at most one sweep period late.
    */
   #bounded<T>(promise: Promise<T>, key: string | undefined, step: string): Promise<T> {
+    const epoch = this.#epoch;
     return new Promise<T>((resolve, reject) => {
       const pending = this.#track(reject, key, step);
       promise.then(
-        (value) => this.#settle(pending) && resolve(value),
+        (value) => {
+          if (!this.#settle(pending)) return;
+          if (epoch === this.#epoch) resolve(value);
+          else reject(this.#lostError(key, step));
+        },
         (error: unknown) => this.#settle(pending) && reject(tierError(error, key, step)),
       );
     });
+  }
+
+  /**
+   * A reply that arrived after the connection closed once since the call began. ioredis re-sends
+   * unanswered commands after a reconnect (and a caller's client may queue them offline): such a
+   * reply may come from a restarted server before this store checked it, so it is not used.
+   */
+  #lostError(key: string | undefined, step: string): CacheTierError {
+    return new CacheTierError(
+      `the connection to redis was lost while ${step} was in flight; its reply is not used`,
+      'l2',
+      ctx(key),
+    );
   }
 
   /** Puts a call in the timeout queue; the sweeper rejects it with `reject` past its deadline. */

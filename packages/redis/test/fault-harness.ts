@@ -45,6 +45,8 @@ export interface Instance {
 
 export interface Cluster {
   readonly instances: Instance[];
+  /** The redisStore namespace the instances share. */
+  readonly namespace: string;
   readonly records: ReturnType<typeof memoryRecords<Value>>;
   close(): Promise<void>;
 }
@@ -58,9 +60,16 @@ export async function instances(
     namespace = `wt-fault-${process.pid}-${Date.now()}:`,
     detectRestarts = true,
     timeoutMs = TIMEOUT_MS,
-  }: { l1?: boolean; namespace?: string; detectRestarts?: boolean; timeoutMs?: number } = {},
+    records = memoryRecords<Value>(),
+  }: {
+    l1?: boolean;
+    namespace?: string;
+    detectRestarts?: boolean;
+    timeoutMs?: number;
+    /** The database: a new one by default; pass one to bring instances up again on the same data. */
+    records?: ReturnType<typeof memoryRecords<Value>>;
+  } = {},
 ): Promise<Cluster> {
-  const records = memoryRecords<Value>();
   const list: Instance[] = [];
   for (let i = 0; i < count; i++) {
     const name = `i${i}`;
@@ -92,6 +101,7 @@ export async function instances(
   }
   return {
     instances: list,
+    namespace,
     records,
     close: async () => {
       for (const each of list) await each.close();

@@ -126,6 +126,31 @@ describe('redisStore and redisBus through faults (a test-owned redis-server)', (
     expect(work.observed.staleReads.length, 'stale reads without restart detection').toBeGreaterThan(0);
   });
 
+  it('a restart nobody saw: stores created after Redis came back from an old snapshot still never serve it', async () => {
+    cluster = await instances(server, 2);
+    const { records, namespace } = cluster;
+    const work = new Workload(cluster, KEYS);
+    await work.warm();
+    const snapshot = await server.snapshot();
+    for (const key of KEYS) await work.write(cluster.instances[0]!, key);
+    // Every instance goes away, then Redis comes back from the snapshot with the older values.
+    await cluster.close();
+    await server.restart({ snapshot });
+    expect(await server.command('DBSIZE')).toBeGreaterThan(0);
+    cluster = await instances(server, 2, { records, namespace });
+    const fresh = new Workload(cluster, KEYS);
+    for (const [key, log] of work.acks) fresh.acks.set(key, log);
+    fresh.phase = 'after';
+    for (const instance of cluster.instances) for (const key of KEYS) await fresh.read(instance, key, true);
+    expect(fresh.observed.staleReads).toEqual([]);
+    expect(
+      cluster.instances.reduce((n, i) => n + i.restarts(), 0),
+      'restarts seen in the marker',
+    ).toBeGreaterThan(0);
+    await fresh.verifyRecovered(300);
+    fresh.expectHealthy();
+  });
+
   it('tiny maxmemory with allkeys-lru: evictions never make a read stale', async () => {
     await server.command('CONFIG', 'SET', 'maxmemory', '2mb');
     await server.command('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');

@@ -225,15 +225,19 @@ describe('redisStore: key layout', () => {
           );
         }
       }
+      // Each store's restart marker (`<namespace>run-id`) is not an entry: clear() leaves it.
+      const entriesOf = async (prefix: string) =>
+        (await keysOf(prefix)).filter((key) => !key.endsWith('run-id'));
       const outside = `${run}outside`;
       await admin.set(outside, '1');
       await globby.clear();
-      expect((await keysOf(`${base}*`)).length, 'the glob namespace is empty').toBe(0);
-      expect((await keysOf(base)).length, 'a and b keep theirs').toBe(60);
+      expect((await entriesOf(`${base}*`)).length, 'the glob namespace is empty').toBe(0);
+      expect((await entriesOf(base)).length, 'a and b keep theirs').toBe(60);
       await a.clear();
-      expect((await keysOf(`${base}more:`)).length, 'b keeps its keys').toBe(30);
-      expect((await keysOf(base)).length, 'only b is left').toBe(30);
+      expect((await entriesOf(`${base}more:`)).length, 'b keeps its keys').toBe(30);
+      expect((await entriesOf(base)).length, 'only b is left').toBe(30);
       expect(await admin.get(outside)).toBe('1');
+      expect(await admin.get(`${base}run-id`), 'a’s marker stays').toMatch(/^[0-9a-f]{40}$/);
       await admin.del(outside);
     } finally {
       for (const store of [a, b, globby]) {
@@ -465,6 +469,10 @@ describe('redisStore: connections', () => {
         expect((await store.get('k', LEASE)).kind).toBe('lease');
         // A reconnect to the same server is not a restart.
         await other.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+        await waitFor(() => store.client.status !== 'ready', {
+          timeoutMs: 5_000,
+          what: 'the store sees the kill',
+        });
         await waitFor(async () => store.client.status === 'ready' && store.connected, {
           timeoutMs: 10_000,
           what: 'reconnected',
@@ -474,6 +482,52 @@ describe('redisStore: connections', () => {
       } finally {
         await store.close();
         other.disconnect();
+        await server.stop();
+      }
+    },
+  );
+});
+
+describe('redisStore: replies across a reconnection', () => {
+  it.skipIf(ownServers.skip)(
+    'does not use a reply that ioredis re-sent after a reconnect to a restarted server (old snapshot)',
+    async () => {
+      const server = await startRedisServer();
+      const namespace = ns();
+      // A caller's client with ioredis defaults: offline queue on, unanswered commands re-sent.
+      const client = new Redis(server.url, { retryStrategy: () => 20 });
+      const store = redisStore({ client, namespace, timeoutMs: 4_000 });
+      try {
+        await store.ready();
+        const lookup = await store.get('k', LEASE);
+        await store.fill(
+          'k',
+          (lookup as { token: string }).token,
+          { kind: 'value', payload: 'old', version: 1 },
+          60_000,
+        );
+        const snapshot = await server.snapshot();
+        await store.beginWrite('k', 'w', 60_000);
+        expect(await store.commitWrite('k', 'w', { kind: 'value', payload: 'new', version: 2 }, 60_000)).toBe(
+          true,
+        );
+        server.pause();
+        const read = store.get('k', LEASE);
+        read.catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        // The GET is on the wire; the server dies and comes back from the snapshot that holds v1.
+        await server.restart({ snapshot });
+        const outcome = await read.then(
+          (look) => (look.kind === 'hit' && look.entry.kind === 'value' ? look.entry.payload : look.kind),
+          (error: unknown) => error,
+        );
+        expect(outcome, 'the re-sent GET’s answer').toBeInstanceOf(CacheTierError);
+        // Once the store checked the new server, the stale v1 is gone.
+        await waitFor(() => store.connected, { timeoutMs: 10_000, what: 'the store checked the server' });
+        expect((await store.get('k', LEASE)).kind).toBe('lease');
+      } finally {
+        await store.close();
+        client.disconnect();
         await server.stop();
       }
     },

@@ -178,7 +178,7 @@ export interface RedisServer {
   pause(): void;
   /** Thaws a paused process (SIGCONT). */
   resume(): void;
-  /** Kills the process (SIGKILL) and waits for it to exit. */
+  /** Kills the process (SIGKILL, also when paused: it answers nothing more) and waits for it to exit. */
   kill(): Promise<void>;
   /**
    * Starts the server again on the same port: empty by default, or from `snapshot` (a file from
@@ -273,15 +273,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       child?.kill('SIGCONT');
     },
     kill: async () => {
+      // No SIGCONT first: a frozen server dies without answering what it holds.
       if (child === undefined) return;
-      child.kill('SIGCONT');
       await waitExit(child, 'SIGKILL');
     },
     restart: async ({ snapshot } = {}) => {
-      if (child !== undefined) {
-        child.kill('SIGCONT');
-        await waitExit(child, 'SIGKILL');
-      }
+      if (child !== undefined) await waitExit(child, 'SIGKILL');
       await rm(join(dir, 'dump.rdb'), { force: true });
       if (snapshot !== undefined) await copyFile(snapshot, join(dir, 'dump.rdb'));
       await launch();
