@@ -1,0 +1,429 @@
+/**
+ * `postgresRecords`: a `RecordStore` on a Postgres table (key/value mode), through any client with
+ * `query(text, params)` — a `pg.Pool`, a `pg.Client` or a PGlite instance. Versions come from one
+ * sequence, drawn under the key's row lock (see `statements` in sql.ts for why that follows commit
+ * order); a delete keeps a tombstone row at the delete's version.
+ */
+import {
+  AbortedError,
+  CacheClosedError,
+  type ErrorClass,
+  InvalidArgumentError,
+  type RecordCallOptions,
+  type RecordRead,
+  type RecordStore,
+  RecordStoreError,
+  type RecordWriteOptions,
+  SerializationError,
+  VersionConflictError,
+  WriteThroughError,
+} from '@writethrough/core';
+import { classifyPostgresError, sqlStateOf } from './classify.js';
+import { arrayLiteral } from './identifiers.js';
+import { migrate } from './migrate.js';
+import { resolveNames, type Statements, statements, type TableNames, type TableOptions } from './sql.js';
+
+/**
+ * What the store needs from a client: `query(text, params)` resolving to `{ rows }` of plain
+ * objects keyed by column name. A `pg.Pool`, a `pg.Client` and a PGlite instance all fit; `pg` is
+ * never imported by this package.
+ */
+export interface PostgresClient {
+  query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/** Options of `postgresRecords`. */
+export interface PostgresRecordsOptions extends TableOptions {
+  /** The client every statement goes through. The store never ends it: `close()` leaves it open. */
+  readonly client: PostgresClient;
+  /**
+   * Runs `migrate` (idempotent) before the first call. Default false: run `migrate` yourself, or the
+   * SQL of `migrationSql`, before using the store.
+   */
+  readonly migrate?: boolean | undefined;
+}
+
+/** A write stops retrying its conditional statement after this many rounds (each one saw a concurrent commit). */
+const MAX_ROUNDS = 16;
+
+type Row = Record<string, unknown>;
+
+/** Creates a `RecordStore` on a Postgres table; see `PostgresRecordsOptions`. */
+export function postgresRecords<V = unknown>(options: PostgresRecordsOptions): PostgresRecords<V> {
+  return new PostgresRecords<V>(options);
+}
+
+/** The Postgres `RecordStore`; see `postgresRecords`. */
+export class PostgresRecords<V = unknown> implements RecordStore<V> {
+  readonly #client: PostgresClient;
+  readonly #names: TableNames;
+  readonly #sql: Statements;
+  readonly #options: PostgresRecordsOptions;
+  #ready: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: PostgresRecordsOptions) {
+    if (typeof options?.client?.query !== 'function') {
+      throw new InvalidArgumentError(
+        'postgresRecords needs a client with query(text, params): a pg.Pool, a pg.Client or PGlite',
+      );
+    }
+    this.#client = options.client;
+    this.#names = resolveNames(options);
+    this.#sql = statements(this.#names);
+    this.#options = options;
+  }
+
+  /** The quoted `"schema"."table"` this store reads and writes. */
+  get table(): string {
+    return this.#names.qualifiedTable;
+  }
+
+  /** True once `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Reads a key in one statement; a deleted key answers `found: false` at the delete's version, an unknown key at 0. */
+  async get(key: string, options: RecordCallOptions = {}): Promise<RecordRead<V>> {
+    validateKey(key);
+    const rows = await this.#query('get', key, false, this.#sql.get, [key], options.signal);
+    return readRow<V>(rows[0], key);
+  }
+
+  /** Reads many keys in one statement (`key = ANY($1)`); every key asked for is in the map. */
+  async getMany(
+    keys: readonly string[],
+    options: RecordCallOptions = {},
+  ): Promise<Map<string, RecordRead<V>>> {
+    for (const key of keys) validateKey(key);
+    const result = new Map<string, RecordRead<V>>();
+    if (keys.length === 0) {
+      this.#checkCall('getMany', undefined, options.signal);
+      return result;
+    }
+    const unique = [...new Set(keys)];
+    const rows = await this.#query(
+      'getMany',
+      undefined,
+      false,
+      this.#sql.getMany,
+      [arrayLiteral(unique)],
+      options.signal,
+    );
+    const byKey = new Map<string, Row>();
+    for (const row of rows) byKey.set(String(row.key), row);
+    for (const key of keys) result.set(key, readRow<V>(byKey.get(key), key));
+    return result;
+  }
+
+  /**
+   * Writes a value at a new version (one upsert). With `ifVersion` it is a compare-and-set done by
+   * the database: `ifVersion: 0` inserts only if the key is absent or deleted, `ifVersion: n`
+   * updates only the live row at version n; otherwise `VersionConflictError` with the current version.
+   */
+  async set(key: string, value: V, options: RecordWriteOptions = {}): Promise<{ version: number }> {
+    validateKey(key);
+    const { ifVersion, signal } = options;
+    validateIfVersion(ifVersion, key);
+    const json = encodeValue(value, key);
+    if (ifVersion === undefined) {
+      const rows = await this.#query('set', key, true, this.#sql.set, [key, json], signal);
+      return { version: versionOf(rows[0]?.version, key) };
+    }
+    const text = ifVersion === 0 ? this.#sql.create : this.#sql.update;
+    const params = ifVersion === 0 ? [key, json] : [key, json, String(ifVersion)];
+    for (let round = 1; round <= MAX_ROUNDS; round++) {
+      const row = (await this.#query('set', key, true, text, params, signal))[0] ?? {};
+      if (row.written != null) return { version: versionOf(row.written, key) };
+      const current = liveVersion(row, key);
+      // The snapshot explains the refusal: report it. Otherwise a writer committed after the snapshot.
+      if (current !== ifVersion) throw new VersionConflictError(ifVersion, current, { key });
+    }
+    throw contended('set', key);
+  }
+
+  /**
+   * Writes many rows in one statement (one multi-row upsert): every row commits or none does.
+   * A key given twice is written once, with its last value.
+   */
+  async setMany(
+    entries: readonly { key: string; value: V }[],
+    options: RecordCallOptions = {},
+  ): Promise<Map<string, { version: number }>> {
+    const last = new Map<string, string>();
+    for (const entry of entries) {
+      validateKey(entry?.key);
+      const json = encodeValue(entry.value, entry.key);
+      last.delete(entry.key);
+      last.set(entry.key, json);
+    }
+    const result = new Map<string, { version: number }>();
+    if (last.size === 0) {
+      this.#checkCall('setMany', undefined, options.signal);
+      return result;
+    }
+    const keys = [...last.keys()];
+    const rows = await this.#query(
+      'setMany',
+      keys.length === 1 ? keys[0] : undefined,
+      true,
+      this.#sql.setMany,
+      [arrayLiteral(keys), arrayLiteral([...last.values()])],
+      options.signal,
+    );
+    for (const row of rows) {
+      const key = String(row.key);
+      result.set(key, { version: versionOf(row.version, key) });
+    }
+    if (result.size !== keys.length) {
+      throw new RecordStoreError(`setMany answered ${result.size} rows for ${keys.length} keys`, {
+        retryable: false,
+        outcome: 'unknown',
+      });
+    }
+    return result;
+  }
+
+  /**
+   * Deletes a key at a new version, keeping a tombstone row. Deleting an absent or deleted key
+   * commits nothing and answers its absence version (the tombstone's, or 0). `ifVersion` as in `set`.
+   */
+  async delete(
+    key: string,
+    options: RecordWriteOptions = {},
+  ): Promise<{ deleted: boolean; version: number }> {
+    validateKey(key);
+    const { ifVersion, signal } = options;
+    validateIfVersion(ifVersion, key);
+    if (ifVersion === 0) {
+      // Only if absent: nothing to delete; a live row is a conflict.
+      const read = readRow<V>(
+        (await this.#query('delete', key, false, this.#sql.get, [key], signal))[0],
+        key,
+      );
+      if (read.found) throw new VersionConflictError(0, read.version, { key });
+      return { deleted: false, version: read.version };
+    }
+    const text = ifVersion === undefined ? this.#sql.delete : this.#sql.deleteIf;
+    const params = ifVersion === undefined ? [key] : [key, String(ifVersion)];
+    for (let round = 1; round <= MAX_ROUNDS; round++) {
+      const row = (await this.#query('delete', key, true, text, params, signal))[0] ?? {};
+      if (row.written != null) return { deleted: true, version: versionOf(row.written, key) };
+      const current = liveVersion(row, key);
+      if (ifVersion === undefined) {
+        if (current === 0)
+          return { deleted: false, version: row.version == null ? 0 : versionOf(row.version, key) };
+      } else if (current !== ifVersion) {
+        throw new VersionConflictError(ifVersion, current, { key });
+      }
+    }
+    throw contended('delete', key);
+  }
+
+  /**
+   * `RecordStoreError`: its own flags. The errors this store throws before any effect (version
+   * conflict, abort, closed, invalid argument, serialization): not retryable, failed. A raw driver
+   * error (never thrown by this store, which wraps them): classified as for a write.
+   */
+  classifyError(error: unknown): ErrorClass {
+    if (error instanceof RecordStoreError) return { retryable: error.retryable, outcome: error.outcome };
+    if (error instanceof WriteThroughError) return { retryable: false, outcome: 'failed' };
+    return classifyPostgresError(error, { write: true });
+  }
+
+  /** Closes the store: later calls throw `CacheClosedError`. The client stays open (it is the caller's). */
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  #checkCall(op: string, key: string | undefined, signal: AbortSignal | undefined): void {
+    if (this.#closed) throw new CacheClosedError('the record store is closed', { key });
+    if (signal?.aborted) throw new AbortedError(`${op} was aborted`, { key, cause: signal.reason });
+  }
+
+  async #query(
+    op: string,
+    key: string | undefined,
+    write: boolean,
+    text: string,
+    params: unknown[],
+    signal: AbortSignal | undefined,
+  ): Promise<Row[]> {
+    this.#checkCall(op, key, signal);
+    if (this.#options.migrate === true) {
+      this.#ready ??= migrate(this.#client, this.#options).catch((error: unknown) => {
+        this.#ready = undefined;
+        throw error;
+      });
+      await this.#ready;
+      this.#checkCall(op, key, signal);
+    }
+    let pending: Promise<{ rows: unknown[] }>;
+    try {
+      pending = this.#client.query(text, params);
+    } catch (error) {
+      throw wrapError(error, op, key, write);
+    }
+    try {
+      const result = signal === undefined ? await pending : await raceAbort(pending, signal, op, key, write);
+      return result.rows as Row[];
+    } catch (error) {
+      if (error instanceof WriteThroughError) throw error;
+      throw wrapError(error, op, key, write);
+    }
+  }
+}
+
+/** Wraps a driver error in a `RecordStoreError` with its classification, the key and the cause. */
+function wrapError(error: unknown, op: string, key: string | undefined, write: boolean): RecordStoreError {
+  const { retryable, outcome } = classifyPostgresError(error, { write });
+  const state = sqlStateOf(error);
+  const what = key === undefined ? op : `${op} of key ${JSON.stringify(key)}`;
+  const detail = `${state === undefined ? '' : `[${state}] `}${error instanceof Error ? error.message : String(error)}`;
+  const tail = outcome === 'unknown' ? ' (it may have committed)' : '';
+  return new RecordStoreError(`${what} failed${tail}: ${detail}`, { key, cause: error, retryable, outcome });
+}
+
+/**
+ * Stops waiting when `signal` aborts. A read throws `AbortedError`. A write whose statement was sent
+ * may still commit, so it throws a `RecordStoreError` with outcome `unknown` (cause: the abort).
+ */
+function raceAbort<T>(
+  pending: Promise<T>,
+  signal: AbortSignal,
+  op: string,
+  key: string | undefined,
+  write: boolean,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      const aborted = new AbortedError(`${op} was aborted`, { key, cause: signal.reason });
+      if (!write) return reject(aborted);
+      reject(
+        new RecordStoreError(
+          `${op}${key === undefined ? '' : ` of key ${JSON.stringify(key)}`} was aborted while its statement was in flight; it may have committed`,
+          { key, cause: aborted, retryable: false, outcome: 'unknown' },
+        ),
+      );
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function contended(op: string, key: string): RecordStoreError {
+  return new RecordStoreError(
+    `${op} of key ${JSON.stringify(key)}: the key changed under ${MAX_ROUNDS} conditional statements in a row; nothing was written`,
+    { key, retryable: true, outcome: 'failed' },
+  );
+}
+
+function readRow<V>(row: Row | undefined, key: string): RecordRead<V> {
+  if (row === undefined) return { found: false, version: 0 };
+  const version = versionOf(row.version, key);
+  if (isTrue(row.deleted)) return { found: false, version };
+  return { found: true, value: decodeValue<V>(row.value, key), version };
+}
+
+/** The live version in a snapshot row: 0 when the key is absent or deleted. */
+function liveVersion(row: Row, key: string): number {
+  if (row.version == null || isTrue(row.deleted)) return 0;
+  return versionOf(row.version, key);
+}
+
+function isTrue(value: unknown): boolean {
+  return value === true || value === 't' || value === 'true';
+}
+
+function versionOf(value: unknown, key: string): number {
+  const version = typeof value === 'bigint' ? Number(value) : Number(value);
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new RecordStoreError(
+      `the database answered an invalid version ${String(value)} for key ${JSON.stringify(key)}`,
+      {
+        key,
+        retryable: false,
+        outcome: 'unknown',
+      },
+    );
+  }
+  return version;
+}
+
+/** A JSON escape Postgres refuses in jsonb: NUL, or a lone surrogate (JSON.stringify escapes only those). */
+const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/;
+
+function encodeValue(value: unknown, key: string): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    throw new SerializationError(`the value of key ${JSON.stringify(key)} cannot be stored as JSON`, {
+      key,
+      cause: error,
+    });
+  }
+  if (json === undefined) {
+    throw new SerializationError(`the value of key ${JSON.stringify(key)} is not JSON (${typeof value})`, {
+      key,
+    });
+  }
+  if (json.includes('\\u') && UNSTORABLE_ESCAPE.test(json)) {
+    throw new InvalidArgumentError(
+      `the value of key ${JSON.stringify(key)} contains a NUL character (\\u0000) or a lone surrogate, which Postgres jsonb cannot store`,
+      { key },
+    );
+  }
+  return json;
+}
+
+function decodeValue<V>(value: unknown, key: string): V {
+  if (typeof value !== 'string') {
+    throw new SerializationError(`the database answered a non-text value for key ${JSON.stringify(key)}`, {
+      key,
+    });
+  }
+  try {
+    return JSON.parse(value) as V;
+  } catch (error) {
+    throw new SerializationError(`the stored value of key ${JSON.stringify(key)} is not valid JSON`, {
+      key,
+      cause: error,
+    });
+  }
+}
+
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function validateKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string') throw new InvalidArgumentError(`a key must be a string, got ${typeof key}`);
+  if (key.includes('\u0000')) {
+    throw new InvalidArgumentError(
+      `the key ${JSON.stringify(key)} contains a NUL character (\\u0000), which Postgres text cannot store`,
+      { key },
+    );
+  }
+  if (LONE_SURROGATE.test(key)) {
+    throw new InvalidArgumentError(
+      `the key ${JSON.stringify(key)} contains a lone surrogate, which is not valid UTF-8 (it would be stored as U+FFFD and collide with other keys)`,
+      { key },
+    );
+  }
+}
+
+function validateIfVersion(ifVersion: number | undefined, key: string): void {
+  if (ifVersion !== undefined && (!Number.isSafeInteger(ifVersion) || ifVersion < 0)) {
+    throw new InvalidArgumentError(`ifVersion must be an integer >= 0, got ${ifVersion}`, { key });
+  }
+}
