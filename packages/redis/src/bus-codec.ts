@@ -3,6 +3,7 @@
  *
  *   invalidation: `wt1m<publisher>.<seq>.<version>.<cacheLength>.<originLength>.<cache><origin><key>`
  *   heartbeat:    `wt1h<publisher>.<seq>`
+ *   goodbye:      `wt1b<publisher>.<seq>` (the publisher closed: its silence from now on is no loss)
  *
  * Numbers are base 36; lengths count UTF-16 code units; the key is the rest of the frame, so it may
  * hold any character (the separators, newlines, unicode) and needs no escaping. `publisher` is the
@@ -25,7 +26,7 @@ export type BusFrame =
       readonly seq: number;
       readonly message: InvalidationMessage;
     }
-  | { readonly kind: 'heartbeat'; readonly publisher: string; readonly seq: number };
+  | { readonly kind: 'heartbeat' | 'goodbye'; readonly publisher: string; readonly seq: number };
 
 const ID = /^[0-9a-z]+$/;
 
@@ -78,6 +79,13 @@ export function encodeHeartbeat(publisher: string, seq: number): string {
   return `${FRAME_PREFIX}h${publisher}.${seq.toString(36)}`;
 }
 
+/** Encodes a goodbye frame: the publisher closed. */
+export function encodeGoodbye(publisher: string, seq: number): string {
+  checkId(publisher);
+  checkSeq(seq);
+  return `${FRAME_PREFIX}b${publisher}.${seq.toString(36)}`;
+}
+
 const NUMBER = /^[0-9a-z]{1,11}$/;
 
 /** Parses a base-36 field; undefined when it is not a safe integer. */
@@ -102,13 +110,13 @@ export function decodeFrame(frame: unknown): BusFrame | undefined {
     at = end + 1;
     return text;
   };
-  if (kind === 'h') {
+  if (kind === 'h' || kind === 'b') {
     const dot = frame.indexOf('.', at);
     if (dot < 0) return undefined;
     const publisher = frame.slice(at, dot);
     const seq = parseNumber(frame.slice(dot + 1));
     if (!ID.test(publisher) || seq === undefined || seq < 1) return undefined;
-    return { kind: 'heartbeat', publisher, seq };
+    return { kind: kind === 'h' ? 'heartbeat' : 'goodbye', publisher, seq };
   }
   if (kind !== 'm') return undefined;
   const publisher = field();

@@ -20,7 +20,7 @@ import type { BusState, InvalidationBus, InvalidationMessage } from '@writethrou
 import { InvalidArgumentError, WriteThroughError } from '@writethrough/core';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { Redis as RedisClient } from 'ioredis';
-import { decodeFrame, encodeHeartbeat, encodeMessage } from './bus-codec.js';
+import { decodeFrame, encodeGoodbye, encodeHeartbeat, encodeMessage } from './bus-codec.js';
 
 /** A Redis connection the bus can use: an ioredis `Redis` or `Cluster`. */
 export type RedisBusClient = Redis | Cluster;
@@ -67,6 +67,8 @@ export interface RedisBusStats {
   flushes: number;
   /** Times the bus's own heartbeats stopped arriving. */
   heartbeatLosses: number;
+  /** Other publishers that fell silent without a goodbye (crashed, or their publishes failed): L1 was cleared. */
+  silentPublishers: number;
   /** Times `onState('disconnected')` fired. */
   disconnects: number;
 }
@@ -141,6 +143,7 @@ export class RedisBus implements InvalidationBus {
     gaps: 0,
     flushes: 0,
     heartbeatLosses: 0,
+    silentPublishers: 0,
     disconnects: 0,
   };
 
@@ -169,7 +172,7 @@ export class RedisBus implements InvalidationBus {
   /** When the bus last heard its own frame (or confirmed its subscription). */
   #lastHeard = 0;
   /** When the heartbeat timer last ran. */
-  #lastTick = Date.now();
+  #lastTick = performance.now();
   #ticking = false;
 
   constructor(options: RedisBusOptions) {
@@ -198,7 +201,14 @@ export class RedisBus implements InvalidationBus {
       this.#publisher = new RedisClient(connectionOptions(options.redis));
       this.#ownsPublisher = true;
     } else {
-      throw new InvalidArgumentError('redisBus needs one of client, url or options');
+      throw new InvalidArgumentError('redisBus needs one of client, url or redis');
+    }
+    if (isCluster(this.#publisher) && this.#heartbeatMs === 0) {
+      // ioredis moves a Cluster's subscriber to another node without a close event: only the
+      // heartbeats can reveal the frames lost meanwhile.
+      throw new InvalidArgumentError(
+        'redisBus on a Redis Cluster needs heartbeats: heartbeatMs must not be 0',
+      );
     }
     const publisherError = (error: unknown) => this.#report(error);
     if (this.#ownsPublisher) this.#publisher.on('error', publisherError);
@@ -290,6 +300,11 @@ export class RedisBus implements InvalidationBus {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Tell the others this publisher's silence from now on is no loss (best effort, bounded).
+    if (this.#seq > 0 && !DOWN_STATUSES.has(this.#publisher.status)) {
+      await this.#send(encodeGoodbye(this.id, ++this.#seq), undefined).catch(() => undefined);
+    }
+    if (this.#closed) return;
     this.#closed = true;
     this.#connected = false;
     this.#session++;
@@ -346,7 +361,7 @@ export class RedisBus implements InvalidationBus {
       if (this.#closed || session !== this.#session) return;
       this.#subscribed = true;
       this.#seen.clear();
-      this.#lastHeard = Date.now();
+      this.#lastHeard = performance.now();
       // The epoch seen now is the baseline: anything flushed before this moment was covered by the
       // disconnect (L1 is empty or bypassed until `connected`).
       if (this.#heartbeatMs > 0) await this.#checkEpoch().catch((error) => this.#report(error));
@@ -390,7 +405,7 @@ export class RedisBus implements InvalidationBus {
       this.stats.ignored++;
       return;
     }
-    const now = Date.now();
+    const now = performance.now();
     const last = this.#seen.get(frame.publisher);
     this.#seen.set(frame.publisher, { seq: frame.seq, at: now });
     const own = frame.publisher === this.id;
@@ -399,6 +414,7 @@ export class RedisBus implements InvalidationBus {
       this.stats.gaps++;
       this.#pulse();
     }
+    if (frame.kind === 'goodbye') this.#seen.delete(frame.publisher);
     if (own || frame.kind !== 'message') return;
     this.stats.delivered++;
     for (const handler of [...this.#onMessage]) {
@@ -409,7 +425,7 @@ export class RedisBus implements InvalidationBus {
 
   #tick(): void {
     if (this.#closed) return;
-    const now = Date.now();
+    const now = performance.now();
     // A stalled event loop delays this timer and the reading of our own heartbeats alike: after a
     // stall, give the heartbeats already in the socket a fresh interval before judging.
     const stalled = now - this.#lastTick > this.#heartbeatMs * 2;
@@ -424,9 +440,20 @@ export class RedisBus implements InvalidationBus {
       this.#subscriber.disconnect(true);
       return;
     }
-    // Forget publishers not heard from for long (they are gone; a new instance has a new id).
-    const forgetBefore = now - Math.max(60_000, this.#heartbeatMs * 60);
-    for (const [publisher, seen] of this.#seen) if (seen.at < forgetBefore) this.#seen.delete(publisher);
+    // Another publisher silent for as long (it heartbeats like this bus): it crashed, or its
+    // publishes fail. Either way frames of it may be lost that no later frame will reveal as a gap,
+    // so clear L1 now and forget it. A publisher that closed said goodbye and was forgotten then.
+    // (After a stall of this process, every publisher gets a fresh interval, as above.)
+    const silentBefore = now - this.#heartbeatMs * this.#missedHeartbeats;
+    for (const [publisher, seen] of this.#seen) {
+      if (publisher === this.id) continue;
+      if (stalled) seen.at = Math.max(seen.at, now);
+      else if (seen.at < silentBefore) {
+        this.#seen.delete(publisher);
+        this.stats.silentPublishers++;
+        this.#pulse();
+      }
+    }
     if (!this.#subscribed || this.#ticking) return;
     const session = this.#session;
     this.#ticking = true;

@@ -42,6 +42,17 @@ describeBus(
 );
 
 describe('redisBus on a Redis Cluster', () => {
+  it('refuses heartbeatMs 0: only heartbeats reveal frames lost while ioredis moves the subscriber', async () => {
+    const client = clusterClient();
+    try {
+      expect(() => redisBus({ client, channel: `wt-c:${randomUUID()}`, heartbeatMs: 0 })).toThrow(
+        /heartbeatMs must not be 0/,
+      );
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('keeps each publisher’s order across nodes (no false gaps) and its epoch and heartbeats without false alarms', async () => {
     const channel = `wt-test:bus:${randomUUID()}`;
     const clientA = clusterClient();

@@ -13,7 +13,7 @@ import {
   memoryRecords,
   memoryStore,
 } from '@writethrough/core';
-import { describeBus, findRedis, hostileKeys, type RedisTarget, waitFor } from '@writethrough/testing';
+import { describeBus, findRedis, hostileKeys, type RedisTarget, sleep, waitFor } from '@writethrough/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisBus, redisBus } from '../src/bus.js';
@@ -183,6 +183,49 @@ describe('the wire format', () => {
     await a.publish(message('k2', 2));
     await waitFor(() => atB.messages.length >= 2, { timeoutMs: 5_000, what: 'b to receive 2' });
     expect(b.stats.gaps).toBe(0);
+    expect(atB.states).toEqual(['connected']);
+  });
+});
+
+describe('silent publishers', () => {
+  it('a publisher that falls silent without a goodbye (crashed, or its publishes fail) clears the others’ L1', async () => {
+    const name = channel();
+    const clientA = new Redis(url);
+    const a = redisBus({ client: clientA, channel: name, heartbeatMs: 100 });
+    const b = bus({ channel: name, heartbeatMs: 100 });
+    const atB = listen(b);
+    try {
+      await waitFor(() => a.connected && b.connected, { timeoutMs: 5_000, what: 'both connected' });
+      await a.publish({ cache: 'c', key: 'k', version: 1, origin: 'a' });
+      await waitFor(() => atB.messages.length === 1, { timeoutMs: 5_000, what: 'b hears a' });
+      const before = atB.states.length;
+      // a's publishing connection dies: its next publishes and heartbeats fail, nothing reaches b.
+      clientA.disconnect();
+      await expect(a.publish({ cache: 'c', key: 'k', version: 2, origin: 'a' })).rejects.toThrow(
+        /redisBus publish/,
+      );
+      await waitFor(() => b.stats.silentPublishers === 1, {
+        timeoutMs: 5_000,
+        what: 'b notices a’s silence',
+      });
+      expect(atB.states.slice(before)).toEqual(['disconnected', 'connected']);
+      expect(b.connected).toBe(true);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('a publisher that closes says goodbye: its silence is no loss', async () => {
+    const name = channel();
+    const a = bus({ channel: name, heartbeatMs: 100 });
+    const b = bus({ channel: name, heartbeatMs: 100 });
+    const atB = listen(b);
+    await waitFor(() => a.connected && b.connected, { timeoutMs: 5_000, what: 'both connected' });
+    await a.publish({ cache: 'c', key: 'k', version: 1, origin: 'a' });
+    await waitFor(() => atB.messages.length === 1, { timeoutMs: 5_000, what: 'b hears a' });
+    await a.close();
+    await sleep(600);
+    expect(b.stats.silentPublishers).toBe(0);
     expect(atB.states).toEqual(['connected']);
   });
 });
