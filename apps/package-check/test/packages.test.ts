@@ -153,6 +153,42 @@ const { redisStore } = require('@writethrough/redis');
   process.exitCode = 1;
 });
 `,
+  // Postgres on PGlite (embedded: no server), as the README's default.
+  'postgres.mjs': `import { createCache } from '@writethrough/core';
+import { migrate, postgresRecords } from '@writethrough/postgres';
+import { PGlite } from '@electric-sql/pglite';
+const db = new PGlite();
+await migrate(db);
+const records = postgresRecords({ client: db });
+const cache = createCache({ records });
+const { version } = await cache.set('greeting', { text: 'hello from esm' });
+await cache.close();
+const again = createCache({ records });
+const value = await again.get('greeting');
+console.log(JSON.stringify({ value, version, misses: again.stats().l1.misses, resolved: import.meta.resolve('@writethrough/postgres') }));
+await again.close();
+await db.close();
+`,
+  'postgres.cjs': `const { createCache } = require('@writethrough/core');
+const { migrate, postgresRecords } = require('@writethrough/postgres');
+(async () => {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = new PGlite();
+  await migrate(db);
+  const records = postgresRecords({ client: db });
+  const cache = createCache({ records });
+  const { version } = await cache.set('greeting', { text: 'hello from cjs' });
+  await cache.close();
+  const again = createCache({ records });
+  const value = await again.get('greeting');
+  console.log(JSON.stringify({ value, version, misses: again.stats().l1.misses, resolved: require.resolve('@writethrough/postgres') }));
+  await again.close();
+  await db.close();
+})().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+`,
   'testing.test.mjs': `import * as testing from '@writethrough/testing';
 import { expect, it } from 'vitest';
 
@@ -202,6 +238,11 @@ describe('the packed packages, installed with npm outside the workspace', () => 
     const vitestVersion = (createRequire(join(root, 'package.json'))('vitest/package.json') as Manifest)
       .version;
     dependencies.vitest = vitestVersion;
+    // PGlite, the embedded database the postgres scripts use, at the version the workspace tests with.
+    const pglite = JSON.parse(readFileSync(join(root, 'packages/postgres/package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    dependencies['@electric-sql/pglite'] = pglite.devDependencies['@electric-sql/pglite']!;
     // Our packages depend on each other by version (pnpm pack rewrote workspace:^): pin those to the
     // local tarballs, so nothing is fetched from the registry under our names.
     const overrides = Object.fromEntries(packages.map((p) => [p.manifest.name, `$${p.manifest.name}`]));
@@ -219,7 +260,12 @@ describe('the packed packages, installed with npm outside the workspace', () => 
 
   it('finds the publishable packages, and turbo builds each before this test', () => {
     expect([...byName.keys()]).toEqual(
-      expect.arrayContaining(['@writethrough/core', '@writethrough/redis', '@writethrough/testing']),
+      expect.arrayContaining([
+        '@writethrough/core',
+        '@writethrough/postgres',
+        '@writethrough/redis',
+        '@writethrough/testing',
+      ]),
     );
     // A package missing here would not be built by `turbo run test --filter=package-check`.
     for (const name of byName.keys()) expect(self.devDependencies?.[name], name).toBe('workspace:*');
@@ -282,6 +328,21 @@ describe('the packed packages, installed with npm outside the workspace', () => 
     } finally {
       await redis.stop();
     }
+  });
+
+  it('@writethrough/postgres works from ESM import, on PGlite (the database read back by a new cache)', async () => {
+    const result = await nodeJson(project, 'postgres.mjs');
+    expect(result).toMatchObject({ value: { text: 'hello from esm' }, misses: 1 });
+    expect(result.version).toEqual(expect.any(Number));
+    expect(result.resolved).toMatch(/\/node_modules\/@writethrough\/postgres\/dist\/index\.js$/);
+  });
+
+  it('@writethrough/postgres works from CJS require', async () => {
+    const result = await nodeJson(project, 'postgres.cjs');
+    expect(result).toMatchObject({ value: { text: 'hello from cjs' }, misses: 1 });
+    expect(result.resolved).toMatch(
+      /[/\\]node_modules[/\\]@writethrough[/\\]postgres[/\\]dist[/\\]index\.cjs$/,
+    );
   });
 
   it('@writethrough/testing loads from ESM import (in a vitest run) and exports the suites', async () => {
