@@ -215,3 +215,25 @@ describe('clients', () => {
     expect(() => postgresRecords({ client: {} as PostgresClient })).toThrow(InvalidArgumentError);
   });
 });
+
+describe('batches on PGlite', () => {
+  it('setMany writes a key given twice once, with its last value; getMany answers every key asked for, duplicates included', async () => {
+    const db = new PGlite();
+    try {
+      const store = postgresRecords({ client: db, migrate: true });
+      const result = await store.setMany([
+        { key: 'a', value: 1 },
+        { key: 'b', value: 2 },
+        { key: 'a', value: 3 },
+      ]);
+      expect([...result.keys()].sort()).toEqual(['a', 'b']);
+      expect(await store.get('a')).toEqual({ found: true, value: 3, version: result.get('a')!.version });
+      const many = await store.getMany(['a', 'a', 'missing', 'b']);
+      expect([...many.keys()]).toEqual(['a', 'missing', 'b']);
+      expect(many.get('missing')).toEqual({ found: false, version: 0 });
+      expect(await store.setMany([])).toEqual(new Map());
+    } finally {
+      await db.close();
+    }
+  });
+});
