@@ -220,7 +220,6 @@ async function runAll(
   contenders: readonly Contender[],
   core: Core,
   token: string,
-  counter: CommandCounter,
   fresh: boolean,
 ): Promise<Map<Contender, Outcome>> {
   const out = new Map<Contender, Outcome>();
@@ -257,12 +256,19 @@ async function runAll(
       }
       ops = i;
       result.loads = fresh ? ((records.calls?.get ?? 0) - loadsBefore) / ops : undefined;
-      result.count = await counter.count(token, SAMPLE, async () => {
-        for (let j = 0; j < SAMPLE; j++) {
-          const key = next();
-          if (key !== undefined) await built.op(key);
-        }
-      });
+      // MONITOR only around the sample: while it is on, Redis copies every command (and every
+      // command a script runs) to it, which slowed the timed runs, Lua-heavy contenders most.
+      const counter = await CommandCounter.open();
+      try {
+        result.count = await counter.count(token, SAMPLE, async () => {
+          for (let j = 0; j < SAMPLE; j++) {
+            const key = next();
+            if (key !== undefined) await built.op(key);
+          }
+        });
+      } finally {
+        counter.close();
+      }
       process.stdout.write(`  ${label}: ${c.name}: ${describeCount(result.count)} commands per op\n`);
       if (fresh && i >= keys.length) process.stdout.write(`  ${label}: ${c.name}: ran out of fresh keys\n`);
       out.set(c, result);
@@ -361,14 +367,12 @@ export async function runL2Miss(): Promise<Section[]> {
   }
 
   const token = runToken('l2miss');
-  const counter = await CommandCounter.open();
   let misses: Map<Contender, Outcome>;
   let writes: Map<Contender, Outcome>;
   try {
-    misses = await runAll('l2-miss', MISSES, core, token, counter, true);
-    writes = await runAll('l2-write', WRITES, core, token, counter, false);
+    misses = await runAll('l2-miss', MISSES, core, token, true);
+    writes = await runAll('l2-write', WRITES, core, token, false);
   } finally {
-    counter.close();
     const deleted = await deleteKeys(token);
     process.stdout.write(`  l2-miss: deleted ${num(deleted)} keys of ${token}\n`);
   }
