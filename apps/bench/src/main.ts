@@ -14,6 +14,7 @@ import { runL2Hit } from './l2-hit.js';
 import { runL2Miss } from './l2-miss.js';
 import { runL2Stampede } from './l2-stampede.js';
 import { machineInfo } from './measure.js';
+import { runPgWrite } from './pg-write.js';
 import { renderResults, rewriteBetweenMarkers, type Section } from './report.js';
 import { runWritePath } from './write-path.js';
 import { workload } from './zipf.js';
@@ -25,6 +26,7 @@ const BENCHES: Record<string, () => Promise<Section | Section[]>> = {
   'l2-hit': runL2Hit,
   'l2-miss': runL2Miss,
   'l2-stampede': runL2Stampede,
+  'pg-write': runPgWrite,
 };
 
 /** The marker before the JSON line with a child's sections. */
