@@ -2,7 +2,7 @@ export type { ClassifyContext } from './classify.js';
 export { classifyPostgresError } from './classify.js';
 export type { MigrationClient, MigrationOptions } from './migrate.js';
 export { migrate, migrationSql } from './migrate.js';
-export type { PostgresClient, PostgresRecordsOptions } from './records.js';
+export type { OwnTableOptions, PostgresClient, PostgresRecordsOptions } from './records.js';
 export { PostgresRecords, postgresRecords } from './records.js';
 export type { TableOptions } from './sql.js';
 export { DEFAULT_SCHEMA, DEFAULT_TABLE } from './sql.js';

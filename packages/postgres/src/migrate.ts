@@ -5,6 +5,13 @@
  */
 import { RecordStoreError } from '@writethrough/core';
 import { classifyPostgresError, sqlStateOf } from './classify.js';
+import {
+  addVersionColumnSql,
+  isOwnTable,
+  type OwnTableSchemaOptions,
+  ownMigrationScript,
+  resolveOwnNames,
+} from './own-table.js';
 import { migrationScript, resolveNames, type TableOptions } from './sql.js';
 
 /** A client `migrate` can run a multi-statement script on: PGlite's `exec`, or `query(text)` (pg's simple protocol). */
@@ -13,15 +20,21 @@ export interface MigrationClient {
   exec?(text: string): Promise<unknown>;
 }
 
-/** Options of `migrate` and `migrationSql`: where the records live. */
-export type MigrationOptions = TableOptions;
+/**
+ * Options of `migrate` and `migrationSql`: where the records live. The key/value mode's
+ * `TableOptions`, or the own-table mode's options (they name a `key` column; the same object you
+ * pass to `postgresRecords` works).
+ */
+export type MigrationOptions = TableOptions | OwnTableSchemaOptions;
 
 /**
  * The migration as SQL text: `BEGIN`, an advisory lock, `CREATE SCHEMA / SEQUENCE / TABLE / INDEX
  * IF NOT EXISTS`, `COMMIT`. Running it twice changes nothing.
  */
 export function migrationSql(options: MigrationOptions = {}): string {
-  return `${migrationScript(resolveNames(options), true)}\n`;
+  if (isOwnTable(options))
+    return `${ownMigrationScript(resolveOwnNames(options as OwnTableSchemaOptions), true)}\n`;
+  return `${migrationScript(resolveNames(options as TableOptions), true)}\n`;
 }
 
 /**
@@ -30,16 +43,61 @@ export function migrationSql(options: MigrationOptions = {}): string {
  * transaction, rolled back entirely on an error.
  */
 export async function migrate(client: MigrationClient, options: MigrationOptions = {}): Promise<void> {
-  const script = migrationScript(resolveNames(options));
+  if (isOwnTable(options)) return migrateOwnTable(client, options as OwnTableSchemaOptions);
+  await run(client, migrationScript(resolveNames(options as TableOptions)));
+}
+
+/**
+ * The own-table mode: your table must exist. Creates the sequence and the tombstone table; the
+ * version column only with `addVersionColumn` — without it a missing version column is refused,
+ * with the statement that adds it in the message.
+ */
+async function migrateOwnTable(client: MigrationClient, options: OwnTableSchemaOptions): Promise<void> {
+  const names = resolveOwnNames(options);
+  let found: { has_table: unknown; has_version: unknown } | undefined;
+  try {
+    const result = (await client.query(
+      `SELECT to_regclass($1) IS NOT NULL AS has_table,
+  EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped) AS has_version`,
+      [names.regclassText, names.versionName],
+    )) as { rows: { has_table: unknown; has_version: unknown }[] };
+    found = result.rows[0];
+  } catch (error) {
+    throw migrateError(error);
+  }
+  if (!isTrue(found?.has_table)) {
+    throw new RecordStoreError(
+      `migrate: the table ${names.qualifiedTable} does not exist; in the own-table mode it is yours to create`,
+      { retryable: false, outcome: 'failed' },
+    );
+  }
+  if (!isTrue(found?.has_version) && !names.addVersionColumn) {
+    throw new RecordStoreError(
+      `migrate: the table ${names.qualifiedTable} has no version column ${names.version}. Add it (after the sequence exists; it rewrites the table), or pass addVersionColumn: true:\n${addVersionColumnSql(names)};`,
+      { retryable: false, outcome: 'failed' },
+    );
+  }
+  await run(client, ownMigrationScript(names));
+}
+
+function isTrue(value: unknown): boolean {
+  return value === true || value === 't' || value === 'true';
+}
+
+function migrateError(error: unknown): RecordStoreError {
+  const { retryable } = classifyPostgresError(error, { write: false });
+  const state = sqlStateOf(error);
+  return new RecordStoreError(
+    `migrate failed: ${state === undefined ? '' : `[${state}] `}${error instanceof Error ? error.message : String(error)}`,
+    { cause: error, retryable, outcome: 'failed' },
+  );
+}
+
+async function run(client: MigrationClient, script: string): Promise<void> {
   try {
     if (typeof client.exec === 'function') await client.exec(script);
     else await client.query(script);
   } catch (error) {
-    const { retryable } = classifyPostgresError(error, { write: false });
-    const state = sqlStateOf(error);
-    throw new RecordStoreError(
-      `migrate failed: ${state === undefined ? '' : `[${state}] `}${error instanceof Error ? error.message : String(error)}`,
-      { cause: error, retryable, outcome: 'failed' },
-    );
+    throw migrateError(error);
   }
 }

@@ -21,7 +21,17 @@ import {
 import { classifyPostgresError, sqlStateOf } from './classify.js';
 import { arrayLiteral } from './identifiers.js';
 import { migrate } from './migrate.js';
-import { resolveNames, type Statements, statements, type TableNames, type TableOptions } from './sql.js';
+import {
+  type ColumnMapping,
+  isOwnTable,
+  type OwnTableKeyType,
+  type OwnTableSchemaOptions,
+  ownStatements,
+  resolveColumns,
+  resolveOwnNames,
+  validateOwnKey,
+} from './own-table.js';
+import { resolveNames, type Statements, statements, type TableOptions } from './sql.js';
 
 /**
  * What the store needs from a client: `query(text, params)` resolving to `{ rows }` of plain
@@ -43,40 +53,92 @@ export interface PostgresRecordsOptions extends TableOptions {
   readonly migrate?: boolean | undefined;
 }
 
+/**
+ * Options of `postgresRecords` in the own-table mode: your table as it is (a key column, a `bigint`
+ * version column, and the entity's columns mapped to and from the value). See the README.
+ */
+export interface OwnTableOptions<V = unknown> extends OwnTableSchemaOptions {
+  /** The client every statement goes through. The store never ends it: `close()` leaves it open. */
+  readonly client: PostgresClient;
+  /**
+   * The mapped columns: `['name', 'email']` maps value fields to columns of the same names;
+   * `{ createdAt: 'created_at' }` maps field → column. Columns of the table not named here are
+   * neither written nor read (they keep their values, or their defaults on insert).
+   */
+  readonly columns: readonly string[] | Readonly<Record<string, string>>;
+  /**
+   * Turns a value into the row: an object keyed by mapped column names (a missing one is written
+   * as NULL). Default: the mapping of `columns`; the value must be an object whose every defined
+   * field is mapped. The row goes to Postgres as JSON (`jsonb_populate_record`), so each column
+   * receives the JSON form of its field (a `Date` as its ISO string).
+   */
+  readonly toRow?: ((value: V) => Record<string, unknown>) | undefined;
+  /**
+   * Turns a row back into the value: it receives the mapped columns as JSON gives them
+   * (`jsonb_build_object`: numbers, strings, booleans, nested JSON, null for NULL; timestamps as
+   * ISO strings). Default: the mapping of `columns`, every field present (null for NULL).
+   */
+  readonly fromRow?: ((row: Record<string, unknown>) => V) | undefined;
+  /** Runs `migrate` (idempotent) before the first call. Default false. */
+  readonly migrate?: boolean | undefined;
+}
+
 /** A write stops retrying its conditional statement after this many rounds (each one saw a concurrent commit). */
 const MAX_ROUNDS = 16;
 
 type Row = Record<string, unknown>;
 
 /** Creates a `RecordStore` on a Postgres table; see `PostgresRecordsOptions`. */
-export function postgresRecords<V = unknown>(options: PostgresRecordsOptions): PostgresRecords<V> {
+export function postgresRecords<V = unknown>(
+  options: PostgresRecordsOptions | OwnTableOptions<V>,
+): PostgresRecords<V> {
   return new PostgresRecords<V>(options);
 }
 
 /** The Postgres `RecordStore`; see `postgresRecords`. */
 export class PostgresRecords<V = unknown> implements RecordStore<V> {
   readonly #client: PostgresClient;
-  readonly #names: TableNames;
+  readonly #table: string;
   readonly #sql: Statements;
-  readonly #options: PostgresRecordsOptions;
+  readonly #options: PostgresRecordsOptions | OwnTableOptions<V>;
+  /** The own-table mode's codec; undefined in the key/value mode. */
+  readonly #own: OwnCodec<V> | undefined;
   #ready: Promise<void> | undefined;
   #closed = false;
 
-  constructor(options: PostgresRecordsOptions) {
+  constructor(options: PostgresRecordsOptions | OwnTableOptions<V>) {
     if (typeof options?.client?.query !== 'function') {
       throw new InvalidArgumentError(
         'postgresRecords needs a client with query(text, params): a pg.Pool, a pg.Client or PGlite',
       );
     }
     this.#client = options.client;
-    this.#names = resolveNames(options);
-    this.#sql = statements(this.#names);
+    if (isOwnTable(options)) {
+      const own = options as OwnTableOptions<V>;
+      const names = resolveOwnNames(own);
+      const mapping = resolveColumns(own.columns, { key: own.key, version: own.version ?? 'version' });
+      for (const [name, fn] of [
+        ['toRow', own.toRow],
+        ['fromRow', own.fromRow],
+      ] as const) {
+        if (fn !== undefined && typeof fn !== 'function')
+          throw new InvalidArgumentError(`${name} must be a function`);
+      }
+      this.#table = names.qualifiedTable;
+      this.#sql = ownStatements(names, [...mapping.columns]);
+      this.#own = { mapping, keyType: names.keyType, toRow: own.toRow, fromRow: own.fromRow };
+    } else {
+      const names = resolveNames(options as TableOptions);
+      this.#table = names.qualifiedTable;
+      this.#sql = statements(names);
+      this.#own = undefined;
+    }
     this.#options = options;
   }
 
   /** The quoted `"schema"."table"` this store reads and writes. */
   get table(): string {
-    return this.#names.qualifiedTable;
+    return this.#table;
   }
 
   /** True once `close()` was called. */
@@ -86,9 +148,9 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
 
   /** Reads a key in one statement; a deleted key answers `found: false` at the delete's version, an unknown key at 0. */
   async get(key: string, options: RecordCallOptions = {}): Promise<RecordRead<V>> {
-    validateKey(key);
+    this.#validateKey(key);
     const rows = await this.#query('get', key, false, this.#sql.get, [key], options.signal);
-    return readRow<V>(rows[0], key);
+    return this.#readRow(rows[0], key);
   }
 
   /** Reads many keys in one statement (`key = ANY($1)`); every key asked for is in the map. */
@@ -96,7 +158,7 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
     keys: readonly string[],
     options: RecordCallOptions = {},
   ): Promise<Map<string, RecordRead<V>>> {
-    for (const key of keys) validateKey(key);
+    for (const key of keys) this.#validateKey(key);
     const result = new Map<string, RecordRead<V>>();
     if (keys.length === 0) {
       this.#checkCall('getMany', undefined, options.signal);
@@ -113,7 +175,7 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
     );
     const byKey = new Map<string, Row>();
     for (const row of rows) byKey.set(String(row.key), row);
-    for (const key of keys) result.set(key, readRow<V>(byKey.get(key), key));
+    for (const key of keys) result.set(key, this.#readRow(byKey.get(key), key));
     return result;
   }
 
@@ -123,10 +185,10 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
    * updates only the live row at version n; otherwise `VersionConflictError` with the current version.
    */
   async set(key: string, value: V, options: RecordWriteOptions = {}): Promise<{ version: number }> {
-    validateKey(key);
+    this.#validateKey(key);
     const { ifVersion, signal } = options;
     validateIfVersion(ifVersion, key);
-    const json = encodeValue(value, key);
+    const json = this.#encode(value, key);
     if (ifVersion === undefined) {
       const rows = await this.#query('set', key, true, this.#sql.set, [key, json], signal);
       return { version: versionOf(rows[0]?.version, key) };
@@ -153,8 +215,8 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
   ): Promise<Map<string, { version: number }>> {
     const last = new Map<string, string>();
     for (const entry of entries) {
-      validateKey(entry?.key);
-      const json = encodeValue(entry.value, entry.key);
+      this.#validateKey(entry?.key);
+      const json = this.#encode(entry.value, entry.key);
       last.delete(entry.key);
       last.set(entry.key, json);
     }
@@ -193,12 +255,12 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
     key: string,
     options: RecordWriteOptions = {},
   ): Promise<{ deleted: boolean; version: number }> {
-    validateKey(key);
+    this.#validateKey(key);
     const { ifVersion, signal } = options;
     validateIfVersion(ifVersion, key);
     if (ifVersion === 0) {
       // Only if absent: nothing to delete; a live row is a conflict.
-      const read = readRow<V>(
+      const read = this.#readRow(
         (await this.#query('delete', key, false, this.#sql.get, [key], signal))[0],
         key,
       );
@@ -235,6 +297,25 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
   /** Closes the store: later calls throw `CacheClosedError`. The client stays open (it is the caller's). */
   async close(): Promise<void> {
     this.#closed = true;
+  }
+
+  #validateKey(key: unknown): asserts key is string {
+    validateKey(key);
+    if (this.#own !== undefined) validateOwnKey(key, this.#own.keyType);
+  }
+
+  #encode(value: V, key: string): string {
+    return this.#own === undefined
+      ? encodeValue(value, key)
+      : encodeValue(ownRow(this.#own, value, key), key);
+  }
+
+  #readRow(row: Row | undefined, key: string): RecordRead<V> {
+    const own = this.#own;
+    if (own === undefined) return readRow<V>(row, key);
+    return readRow<V>(row, key, (text) =>
+      ownValue(own, decodeValue<Record<string, unknown>>(text, key), key),
+    );
   }
 
   #checkCall(op: string, key: string | undefined, signal: AbortSignal | undefined): void {
@@ -329,11 +410,85 @@ function contended(op: string, key: string): RecordStoreError {
   );
 }
 
-function readRow<V>(row: Row | undefined, key: string): RecordRead<V> {
+function readRow<V>(
+  row: Row | undefined,
+  key: string,
+  decode: (text: unknown) => V = (text) => decodeValue<V>(text, key),
+): RecordRead<V> {
   if (row === undefined) return { found: false, version: 0 };
   const version = versionOf(row.version, key);
   if (isTrue(row.deleted)) return { found: false, version };
-  return { found: true, value: decodeValue<V>(row.value, key), version };
+  return { found: true, value: decode(row.value), version };
+}
+
+/** The own-table mode's mapping between values and rows. */
+interface OwnCodec<V> {
+  readonly mapping: ColumnMapping;
+  readonly keyType: OwnTableKeyType;
+  readonly toRow: ((value: V) => Record<string, unknown>) | undefined;
+  readonly fromRow: ((row: Record<string, unknown>) => V) | undefined;
+}
+
+/** The row of a value (column → field value), checked: only mapped columns. */
+function ownRow<V>(own: OwnCodec<V>, value: V, key: string): Record<string, unknown> {
+  let row: unknown;
+  if (own.toRow !== undefined) {
+    try {
+      row = own.toRow(value);
+    } catch (error) {
+      throw new SerializationError(`toRow failed for key ${JSON.stringify(key)}`, { key, cause: error });
+    }
+    if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+      throw new SerializationError(`toRow must answer an object of columns (key ${JSON.stringify(key)})`, {
+        key,
+      });
+    }
+    for (const column of Object.keys(row)) {
+      if (!own.mapping.columns.has(column)) {
+        throw new InvalidArgumentError(
+          `toRow answered the column ${JSON.stringify(column)}, which is not in \`columns\` (key ${JSON.stringify(key)})`,
+          { key },
+        );
+      }
+    }
+    return row as Record<string, unknown>;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new SerializationError(
+      `the value of key ${JSON.stringify(key)} must be an object whose fields map to columns (or pass toRow/fromRow)`,
+      { key },
+    );
+  }
+  const fields = value as Record<string, unknown>;
+  const mapped = new Set<string>();
+  const out: Record<string, unknown> = {};
+  for (const [field, column] of own.mapping.pairs) {
+    mapped.add(field);
+    out[column] = fields[field];
+  }
+  for (const field of Object.keys(fields)) {
+    if (!mapped.has(field) && fields[field] !== undefined) {
+      throw new InvalidArgumentError(
+        `the value of key ${JSON.stringify(key)} has the field ${JSON.stringify(field)}, which maps to no column (it would be lost)`,
+        { key },
+      );
+    }
+  }
+  return out;
+}
+
+/** The value of a row (the mapped columns as JSON gave them). */
+function ownValue<V>(own: OwnCodec<V>, row: Record<string, unknown>, key: string): V {
+  if (own.fromRow !== undefined) {
+    try {
+      return own.fromRow(row);
+    } catch (error) {
+      throw new SerializationError(`fromRow failed for key ${JSON.stringify(key)}`, { key, cause: error });
+    }
+  }
+  const value: Record<string, unknown> = {};
+  for (const [field, column] of own.mapping.pairs) value[field] = row[column];
+  return value as V;
 }
 
 /** The live version in a snapshot row: 0 when the key is absent or deleted. */
