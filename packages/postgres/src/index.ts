@@ -1,3 +1,5 @@
+export type { PostgresBusOptions } from './bus.js';
+export { PostgresBus, postgresBus } from './bus.js';
 export type { ClassifyContext } from './classify.js';
 export { classifyPostgresError } from './classify.js';
 export type { MigrationClient, MigrationOptions } from './migrate.js';
