@@ -255,7 +255,7 @@ describe('postgresBus on a Postgres server', () => {
   it('close(): goodbye, the backend ends, publish rejects, no timer or socket left', async () => {
     const name = channel();
     const app = appName();
-    const before = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout').length;
+    const before = process.getActiveResourcesInfo().length;
     const a = postgresBus({ connect: factory(app), channel: name, heartbeatMs: 20 });
     await waitFor(() => a.connected, { timeoutMs: 5_000, what: 'a connected' });
     expect(await backends(app)).toHaveLength(1);
@@ -264,7 +264,7 @@ describe('postgresBus on a Postgres server', () => {
     expect(a.connected).toBe(false);
     await expect(a.publish({ cache: 'c', key: 'k', version: 1, origin: 'a' })).rejects.toThrow(/closed/);
     await waitFor(async () => (await backends(app)).length === 0, { timeoutMs: 5_000, what: 'backend gone' });
-    await waitFor(() => process.getActiveResourcesInfo().filter((r) => r !== 'Timeout').length <= before, {
+    await waitFor(() => process.getActiveResourcesInfo().length <= before, {
       timeoutMs: 5_000,
       what: 'no handle left',
     });
