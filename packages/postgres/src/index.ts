@@ -1,9 +1,16 @@
-export type { PostgresBusOptions } from './bus.js';
+export type {
+  PgliteListenClient,
+  PostgresBusOptions,
+  PostgresBusStats,
+  PostgresListenClient,
+  PostgresPublishClient,
+} from './bus.js';
 export { PostgresBus, postgresBus } from './bus.js';
 export type { ClassifyContext } from './classify.js';
 export { classifyPostgresError } from './classify.js';
 export type { MigrationClient, MigrationOptions } from './migrate.js';
 export { migrate, migrationSql } from './migrate.js';
+export type { OwnTableKeyType, OwnTableSchemaOptions } from './own-table.js';
 export type { OwnTableOptions, PostgresClient, PostgresRecordsOptions } from './records.js';
 export { PostgresRecords, postgresRecords } from './records.js';
 export type { TableOptions } from './sql.js';
