@@ -319,6 +319,8 @@ async function inChild(index: number): Promise<ChildResult> {
 export async function runL1Hit(): Promise<Section> {
   const hot = hotTrace();
   const results = new Map<Contender, ChildResult>();
+  /** Each pass's best mean per contender: the processes of one pass ran side by side in time. */
+  const perPass = new Map<Contender, number[]>();
   for (let pass = 0; pass < PROCESSES; pass++) {
     for (const [index, c] of CONTENDERS.entries()) {
       const began = performance.now();
@@ -329,6 +331,7 @@ export async function runL1Hit(): Promise<Section> {
           ? `  l1-hit: ${c.name}: ${result.skipped}\n`
           : `  l1-hit ${pass + 1}/${PROCESSES}: ${c.name}: ${result.rounds.map((ns) => ns.toFixed(1)).join(' / ')} ns/get (${took} s)\n`,
       );
+      if (!('skipped' in result)) perPass.set(c, [...(perPass.get(c) ?? []), result.mean]);
       const prev = results.get(c);
       if (prev === undefined || 'skipped' in prev || 'skipped' in result) results.set(c, result);
       else {
@@ -374,11 +377,18 @@ export async function runL1Hit(): Promise<Section> {
   if (engine === undefined) {
     notes.push(`Target (our awaited hit ≤ ${TARGET}× the awaited async \`Map.get\`): not measured yet.`);
   } else {
+    // The verdict pairs each pass's engine process with that pass's floor process and takes the
+    // median of those ratios: a floor process that drew a lucky memory layout (it happens: the
+    // floor's best varies 390–550 ns between processes here) then sways one pair, not the verdict.
+    const engineC = CONTENDERS.find((c) => c.name.includes('cache.get'))!;
+    const pairs = (perPass.get(engineC) ?? []).map((ns, i) => ns / (perPass.get(floor!)?.[i] ?? Number.NaN));
+    const sorted = [...pairs].sort((a, b) => a - b);
+    const paired = sorted.length === 0 ? Number.NaN : sorted[Math.floor(sorted.length / 2)]!;
     const r = engine.mean / floorNs;
-    const medianRatio = engine.p50 / (best(floor)?.p50 ?? Number.NaN);
     notes.push(
-      `Target: our awaited hit ≤ ${TARGET}× the awaited async \`Map.get\` — measured ${ratio(r)} on means ` +
-        `(${ratio(medianRatio)} on medians): **${r <= TARGET ? 'met' : 'missed'}**.`,
+      `Target: our awaited hit ≤ ${TARGET}× the awaited async \`Map.get\` — median of the ${pairs.length} ` +
+        `per-pass ratios ${ratio(paired)} (${pairs.map((x) => ratio(x)).join(', ')}); best against best ` +
+        `${ratio(r)}: **${paired <= TARGET ? 'met' : 'missed'}**.`,
     );
   }
   notes.push(
