@@ -1,3 +1,11 @@
+export {
+  BUS_FRAME_PREFIX,
+  type BusFrame,
+  decodeBusFrame,
+  encodeBusGoodbye,
+  encodeBusHeartbeat,
+  encodeBusMessage,
+} from './bus-codec.js';
 export type { CacheEvents, DeleteOptions, ReadOptions, SetOptions } from './cache.js';
 export { createCache, WriteThroughCache } from './cache.js';
 export { classifyError } from './classify.js';

@@ -20,7 +20,14 @@
 
 import { randomBytes } from 'node:crypto';
 import type { BusState, InvalidationBus, InvalidationMessage } from '@writethrough/core';
-import { InvalidArgumentError, WriteThroughError } from '@writethrough/core';
+import {
+  decodeBusFrame,
+  encodeBusGoodbye,
+  encodeBusHeartbeat,
+  encodeBusMessage,
+  InvalidArgumentError,
+  WriteThroughError,
+} from '@writethrough/core';
 
 // ---------------------------------------------------------------------------------------------
 // Clients
@@ -114,84 +121,14 @@ export interface PostgresBusStats {
 // Codec
 // ---------------------------------------------------------------------------------------------
 
-/**
- * The wire format, one NOTIFY payload per frame:
- *
- *   invalidation: `wt1m<publisher>.<seq>.<version>.<cacheLength>.<originLength>.<cache><origin><key>`
- *   heartbeat:    `wt1h<publisher>.<seq>`
- *   goodbye:      `wt1b<publisher>.<seq>`
- *
- * Numbers in base 36, lengths in UTF-16 code units, the key is the rest of the frame.
- */
-const PREFIX = 'wt1';
-/** NOTIFY payloads must be shorter than 8000 bytes (default build). */
+/** NOTIFY payloads must be shorter than 8000 bytes (default build). Frames: core's bus codec. */
 export const MAX_PAYLOAD_BYTES = 7999;
 
-type Frame =
-  | {
-      readonly kind: 'message';
-      readonly publisher: string;
-      readonly seq: number;
-      readonly message: InvalidationMessage;
-    }
-  | { readonly kind: 'heartbeat' | 'goodbye'; readonly publisher: string; readonly seq: number };
-
-const ID = /^[0-9a-z]+$/;
-const NUMBER = /^[0-9a-z]{1,11}$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** True when `text` can travel in a Postgres text payload (no NUL, no lone surrogate). */
 function carriable(text: string): boolean {
   return !text.includes('\0') && !LONE_SURROGATE.test(text);
-}
-
-function encodeMessage(publisher: string, seq: number, m: InvalidationMessage): string {
-  return `${PREFIX}m${publisher}.${seq.toString(36)}.${m.version.toString(36)}.${m.cache.length.toString(36)}.${m.origin.length.toString(36)}.${m.cache}${m.origin}${m.key}`;
-}
-
-function encodeControl(kind: 'h' | 'b', publisher: string, seq: number): string {
-  return `${PREFIX}${kind}${publisher}.${seq.toString(36)}`;
-}
-
-function parseNumber(text: string): number | undefined {
-  if (!NUMBER.test(text)) return undefined;
-  const value = Number.parseInt(text, 36);
-  return Number.isSafeInteger(value) ? value : undefined;
-}
-
-/** Decodes a frame; undefined for anything else. Never throws. */
-export function decodePostgresBusFrame(frame: unknown): Frame | undefined {
-  if (typeof frame !== 'string' || !frame.startsWith(PREFIX)) return undefined;
-  const kind = frame[PREFIX.length];
-  let at = PREFIX.length + 1;
-  if (kind === 'h' || kind === 'b') {
-    const dot = frame.indexOf('.', at);
-    if (dot < 0) return undefined;
-    const publisher = frame.slice(at, dot);
-    const seq = parseNumber(frame.slice(dot + 1));
-    if (!ID.test(publisher) || seq === undefined || seq < 1) return undefined;
-    return { kind: kind === 'h' ? 'heartbeat' : 'goodbye', publisher, seq };
-  }
-  if (kind !== 'm') return undefined;
-  const fields: string[] = [];
-  for (let i = 0; i < 5; i++) {
-    const end = frame.indexOf('.', at);
-    if (end < 0) return undefined;
-    fields.push(frame.slice(at, end));
-    at = end + 1;
-  }
-  const [publisher = '', seqText = '', versionText = '', cacheText = '', originText = ''] = fields;
-  if (!ID.test(publisher)) return undefined;
-  const seq = parseNumber(seqText);
-  const version = parseNumber(versionText);
-  const cacheLength = parseNumber(cacheText);
-  const originLength = parseNumber(originText);
-  if (seq === undefined || seq < 1 || version === undefined || cacheLength === undefined) return undefined;
-  if (originLength === undefined || at + cacheLength + originLength > frame.length) return undefined;
-  const cache = frame.slice(at, at + cacheLength);
-  const origin = frame.slice(at + cacheLength, at + cacheLength + originLength);
-  const key = frame.slice(at + cacheLength + originLength);
-  return { kind: 'message', publisher, seq, message: { cache, key, version, origin } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,7 +351,7 @@ export class PostgresBus implements InvalidationBus {
 
   async #close(): Promise<void> {
     if (this.#seq > 0 && (this.#publisher !== undefined || this.#pglite !== undefined || this.#subscribed)) {
-      await this.#enqueue(encodeControl('b', this.id, ++this.#seq), undefined).catch(() => undefined);
+      await this.#enqueue(encodeBusGoodbye(this.id, ++this.#seq), undefined).catch(() => undefined);
     }
     this.#closed = true;
     this.#connected = false;
@@ -472,18 +409,25 @@ export class PostgresBus implements InvalidationBus {
       );
     }
     // The clear-everything fallback still carries cache and origin: they must fit on their own.
-    const clearAll = encodeMessage(this.id, Number.MAX_SAFE_INTEGER, { cache, origin, key: '', version: 0 });
-    if (!carriable(cache) || !carriable(origin) || Buffer.byteLength(clearAll) > MAX_PAYLOAD_BYTES) {
+    if (
+      !carriable(cache) ||
+      !carriable(origin) ||
+      Buffer.byteLength(
+        encodeBusMessage(this.id, Number.MAX_SAFE_INTEGER, { cache, origin, key: '', version: 0 }),
+      ) > MAX_PAYLOAD_BYTES
+    ) {
       throw new InvalidArgumentError(
         `postgresBus cannot carry this cache name or origin: a NOTIFY payload holds < 8000 bytes of text without NUL`,
         { key },
       );
     }
     const seq = ++this.#seq;
-    const frame = encodeMessage(this.id, seq, message);
-    if (carriable(key) && Buffer.byteLength(frame) <= MAX_PAYLOAD_BYTES) return frame;
+    if (carriable(key)) {
+      const frame = encodeBusMessage(this.id, seq, message);
+      if (Buffer.byteLength(frame) <= MAX_PAYLOAD_BYTES) return frame;
+    }
     this.stats.degraded++;
-    return encodeMessage(this.id, seq, { cache, origin, key: '', version: 0 });
+    return encodeBusMessage(this.id, seq, { cache, origin, key: '', version: 0 });
   }
 
   #enqueue(frame: string, key: string | undefined): Promise<void> {
@@ -686,7 +630,7 @@ export class PostgresBus implements InvalidationBus {
 
   #onFrame(text: string | undefined): void {
     if (this.#closed || !this.#subscribed) return;
-    const frame = decodePostgresBusFrame(text);
+    const frame = decodeBusFrame(text);
     if (frame === undefined) {
       this.stats.ignored++;
       return;
@@ -737,7 +681,7 @@ export class PostgresBus implements InvalidationBus {
     if (!this.#subscribed && this.#publisher === undefined) return;
     // Only one heartbeat in the queue at a time.
     if (this.#queue.length > 0) return;
-    this.#enqueue(encodeControl('h', this.id, ++this.#seq), undefined).catch((error) => this.#report(error));
+    this.#enqueue(encodeBusHeartbeat(this.id, ++this.#seq), undefined).catch((error) => this.#report(error));
   }
 
   #emitState(state: BusState): void {

@@ -2,7 +2,7 @@
  * `redisBus`: the cross-instance `InvalidationBus` on Redis pub/sub (standalone or Cluster, where
  * classic PUBLISH/SUBSCRIBE reaches every node).
  *
- * Every frame carries its publisher's random id and sequence number (`bus-codec.ts`). The bus
+ * Every frame carries its publisher's random id and sequence number (core's bus codec). The bus
  * reports `disconnected` (the engine clears and bypasses L1) whenever messages may have been lost:
  * - its subscriber connection closed or is reconnecting; `connected` again once SUBSCRIBE is
  *   confirmed on the new connection;
@@ -17,10 +17,16 @@
 
 import { randomBytes } from 'node:crypto';
 import type { BusState, InvalidationBus, InvalidationMessage } from '@writethrough/core';
-import { InvalidArgumentError, WriteThroughError } from '@writethrough/core';
+import {
+  decodeBusFrame,
+  encodeBusGoodbye,
+  encodeBusHeartbeat,
+  encodeBusMessage,
+  InvalidArgumentError,
+  WriteThroughError,
+} from '@writethrough/core';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { Redis as RedisClient } from 'ioredis';
-import { decodeFrame, encodeGoodbye, encodeHeartbeat, encodeMessage } from './bus-codec.js';
 
 /** A Redis connection the bus can use: an ioredis `Redis` or `Cluster`. */
 export type RedisBusClient = Redis | Cluster;
@@ -272,9 +278,9 @@ export class RedisBus implements InvalidationBus {
       throw new InvalidArgumentError(`redisBus.publish needs a message object, got ${String(message)}`);
     }
     // Validated before a sequence number is spent: an invalid message never reaches Redis.
-    encodeMessage(this.id, 1, message);
+    encodeBusMessage(this.id, 1, message);
     const seq = ++this.#seq;
-    await this.#send(encodeMessage(this.id, seq, message), message.key);
+    await this.#send(encodeBusMessage(this.id, seq, message), message.key);
   }
 
   subscribe(onMessage: MessageHandler, onState?: StateHandler): () => void {
@@ -302,7 +308,7 @@ export class RedisBus implements InvalidationBus {
     if (this.#closed) return;
     // Tell the others this publisher's silence from now on is no loss (best effort, bounded).
     if (this.#seq > 0 && !DOWN_STATUSES.has(this.#publisher.status)) {
-      await this.#send(encodeGoodbye(this.id, ++this.#seq), undefined).catch(() => undefined);
+      await this.#send(encodeBusGoodbye(this.id, ++this.#seq), undefined).catch(() => undefined);
     }
     if (this.#closed) return;
     this.#closed = true;
@@ -400,7 +406,7 @@ export class RedisBus implements InvalidationBus {
 
   #onFrame(text: string): void {
     if (this.#closed || !this.#subscribed) return;
-    const frame = decodeFrame(text);
+    const frame = decodeBusFrame(text);
     if (frame === undefined) {
       this.stats.ignored++;
       return;
@@ -460,7 +466,7 @@ export class RedisBus implements InvalidationBus {
     (async () => {
       const seq = ++this.#seq;
       try {
-        await this.#send(encodeHeartbeat(this.id, seq), undefined);
+        await this.#send(encodeBusHeartbeat(this.id, seq), undefined);
       } catch (error) {
         this.#report(error);
       }

@@ -9,6 +9,9 @@ import { randomUUID } from 'node:crypto';
 import {
   type BusState,
   createCache,
+  decodeBusFrame,
+  encodeBusHeartbeat,
+  encodeBusMessage,
   type InvalidationMessage,
   memoryRecords,
   memoryStore,
@@ -17,7 +20,6 @@ import { describeBus, findRedis, hostileKeys, type RedisTarget, sleep, waitFor }
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisBus, redisBus } from '../src/bus.js';
-import { decodeFrame, encodeHeartbeat, encodeMessage } from '../src/bus-codec.js';
 
 let target: RedisTarget;
 let url = '';
@@ -117,8 +119,8 @@ describe('the wire format', () => {
         { cache: key, key, version: Number.MAX_SAFE_INTEGER, origin: key },
         { cache: '', key, version: 0, origin: '' },
       ]) {
-        const frame = encodeMessage('abc123', 42, m);
-        expect(decodeFrame(frame), JSON.stringify(key.slice(0, 40))).toEqual({
+        const frame = encodeBusMessage('abc123', 42, m);
+        expect(decodeBusFrame(frame), JSON.stringify(key.slice(0, 40))).toEqual({
           kind: 'message',
           publisher: 'abc123',
           seq: 42,
@@ -129,9 +131,9 @@ describe('the wire format', () => {
   });
 
   it('is compact: a short key costs a few bytes over the key, cache and origin', () => {
-    const frame = encodeMessage('k3j4h5', 1234, message('user:1', 99_999));
+    const frame = encodeBusMessage('k3j4h5', 1234, message('user:1', 99_999));
     expect(frame).toBe('wt1mk3j4h5.ya.255r.5.a.usersinstance-1user:1');
-    expect(decodeFrame(encodeHeartbeat('k3j4h5', 1_000_000))).toEqual({
+    expect(decodeBusFrame(encodeBusHeartbeat('k3j4h5', 1_000_000))).toEqual({
       kind: 'heartbeat',
       publisher: 'k3j4h5',
       seq: 1_000_000,
@@ -161,15 +163,15 @@ describe('the wire format', () => {
       undefined,
       Buffer.from('wt1habc.1'),
     ];
-    for (const each of garbage) expect(decodeFrame(each), String(each)).toBeUndefined();
+    for (const each of garbage) expect(decodeBusFrame(each), String(each)).toBeUndefined();
   });
 
   it('refuses what it cannot carry exactly: lone surrogates, bad versions', () => {
-    expect(() => encodeMessage('a', 1, message('\uD800x'))).toThrow(/lone surrogate/);
-    expect(() => encodeMessage('a', 1, message('x\uDC00'))).toThrow(/lone surrogate/);
-    expect(() => encodeMessage('a', 1, message('k', -1))).toThrow(/version/);
-    expect(() => encodeMessage('a', 1, message('k', 1.5))).toThrow(/version/);
-    expect(() => encodeMessage('a', 0, message('k'))).toThrow(/sequence/);
+    expect(() => encodeBusMessage('a', 1, message('\uD800x'))).toThrow(/lone surrogate/);
+    expect(() => encodeBusMessage('a', 1, message('x\uDC00'))).toThrow(/lone surrogate/);
+    expect(() => encodeBusMessage('a', 1, message('k', -1))).toThrow(/version/);
+    expect(() => encodeBusMessage('a', 1, message('k', 1.5))).toThrow(/version/);
+    expect(() => encodeBusMessage('a', 0, message('k'))).toThrow(/sequence/);
   });
 
   it('a bus rejects an invalid message without spending a sequence number', async () => {
@@ -243,23 +245,23 @@ describe('loss detection on the shared server', () => {
       version,
       origin: 'x',
     });
-    await raw.publish(name, encodeMessage('forged', 5, m('k5', 5)));
-    await raw.publish(name, encodeMessage('forged', 6, m('k6', 6)));
+    await raw.publish(name, encodeBusMessage('forged', 5, m('k5', 5)));
+    await raw.publish(name, encodeBusMessage('forged', 6, m('k6', 6)));
     await waitFor(() => atB.messages.length >= 2, { timeoutMs: 5_000, what: 'b to receive 5 and 6' });
     expect(atB.states).toEqual(['connected']);
     // seq 7 is lost.
-    await raw.publish(name, encodeMessage('forged', 8, m('k8', 8)));
+    await raw.publish(name, encodeBusMessage('forged', 8, m('k8', 8)));
     await waitFor(() => atB.messages.length >= 3, { timeoutMs: 5_000, what: 'b to receive 8' });
     expect(atB.states).toEqual(['connected', 'disconnected', 'connected']);
     expect(b.connected).toBe(true);
     expect(b.stats.gaps).toBe(1);
     expect(atB.messages.map((x) => x.key)).toEqual(['k5', 'k6', 'k8']);
     // A replayed (older) sequence number is a loss of order too.
-    await raw.publish(name, encodeMessage('forged', 3, m('k3', 3)));
+    await raw.publish(name, encodeBusMessage('forged', 3, m('k3', 3)));
     await waitFor(() => atB.messages.length >= 4, { timeoutMs: 5_000, what: 'b to receive 3' });
     expect(atB.states).toEqual(['connected', 'disconnected', 'connected', 'disconnected', 'connected']);
     // Another publisher has its own sequence: its first frame is no gap.
-    await raw.publish(name, encodeMessage('other', 100, m('o', 1)));
+    await raw.publish(name, encodeBusMessage('other', 100, m('o', 1)));
     await waitFor(() => atB.messages.length >= 5, { timeoutMs: 5_000, what: 'b to receive o' });
     expect(b.stats.gaps).toBe(2);
   });

@@ -1,5 +1,7 @@
 /**
- * The wire format of `redisBus`: one compact text frame per Redis pub/sub message.
+ * The wire format of the invalidation buses (`redisBus`, `postgresBus`): one compact text frame per
+ * pub/sub message or notification. Exported for bus adapters: the receiving side's gap and silence
+ * detection rests on the sequence numbers it carries.
  *
  *   invalidation: `wt1m<publisher>.<seq>.<version>.<cacheLength>.<originLength>.<cache><origin><key>`
  *   heartbeat:    `wt1h<publisher>.<seq>`
@@ -9,14 +11,14 @@
  * hold any character (the separators, newlines, unicode) and needs no escaping. `publisher` is the
  * sending bus instance's random id (`[0-9a-z]+`) and `seq` its sequence number, one per frame
  * (heartbeats included), starting at 1: a receiver that sees a publisher's sequence jump knows it
- * lost frames. Strings must be well formed (no lone surrogates): Redis carries UTF-8.
+ * lost frames. Strings must be well formed (no lone surrogates): the transports carry UTF-8.
  */
 
-import type { InvalidationMessage } from '@writethrough/core';
-import { InvalidArgumentError } from '@writethrough/core';
+import type { InvalidationMessage } from './contracts.js';
+import { InvalidArgumentError } from './errors.js';
 
 /** The prefix (magic and format version) of every frame. */
-export const FRAME_PREFIX = 'wt1';
+export const BUS_FRAME_PREFIX = 'wt1';
 
 /** A decoded frame. */
 export type BusFrame =
@@ -47,14 +49,14 @@ function checkText(what: string, text: unknown, key?: string): asserts text is s
     throw new InvalidArgumentError(`bus message ${what} must be a string, got ${typeof text}`, { key });
   }
   if (LONE_SURROGATE.test(text)) {
-    throw new InvalidArgumentError(`bus message ${what} holds a lone surrogate; Redis carries UTF-8`, {
+    throw new InvalidArgumentError(`bus message ${what} holds a lone surrogate; the bus carries UTF-8`, {
       key,
     });
   }
 }
 
 /** Encodes an invalidation frame. Throws `InvalidArgumentError` on an invalid message. */
-export function encodeMessage(publisher: string, seq: number, message: InvalidationMessage): string {
+export function encodeBusMessage(publisher: string, seq: number, message: InvalidationMessage): string {
   checkId(publisher);
   checkSeq(seq);
   const { cache, key, version, origin } = message;
@@ -69,21 +71,21 @@ export function encodeMessage(publisher: string, seq: number, message: Invalidat
       },
     );
   }
-  return `${FRAME_PREFIX}m${publisher}.${seq.toString(36)}.${version.toString(36)}.${cache.length.toString(36)}.${origin.length.toString(36)}.${cache}${origin}${key}`;
+  return `${BUS_FRAME_PREFIX}m${publisher}.${seq.toString(36)}.${version.toString(36)}.${cache.length.toString(36)}.${origin.length.toString(36)}.${cache}${origin}${key}`;
 }
 
 /** Encodes a heartbeat frame. */
-export function encodeHeartbeat(publisher: string, seq: number): string {
+export function encodeBusHeartbeat(publisher: string, seq: number): string {
   checkId(publisher);
   checkSeq(seq);
-  return `${FRAME_PREFIX}h${publisher}.${seq.toString(36)}`;
+  return `${BUS_FRAME_PREFIX}h${publisher}.${seq.toString(36)}`;
 }
 
 /** Encodes a goodbye frame: the publisher closed. */
-export function encodeGoodbye(publisher: string, seq: number): string {
+export function encodeBusGoodbye(publisher: string, seq: number): string {
   checkId(publisher);
   checkSeq(seq);
-  return `${FRAME_PREFIX}b${publisher}.${seq.toString(36)}`;
+  return `${BUS_FRAME_PREFIX}b${publisher}.${seq.toString(36)}`;
 }
 
 const NUMBER = /^[0-9a-z]{1,11}$/;
@@ -99,10 +101,10 @@ function parseNumber(text: string): number | undefined {
  * Decodes a frame; `undefined` for anything that is not a well-formed frame of this format (garbage or
  * another application's messages on the channel). Never throws.
  */
-export function decodeFrame(frame: unknown): BusFrame | undefined {
-  if (typeof frame !== 'string' || !frame.startsWith(FRAME_PREFIX)) return undefined;
-  const kind = frame[FRAME_PREFIX.length];
-  let at = FRAME_PREFIX.length + 1;
+export function decodeBusFrame(frame: unknown): BusFrame | undefined {
+  if (typeof frame !== 'string' || !frame.startsWith(BUS_FRAME_PREFIX)) return undefined;
+  const kind = frame[BUS_FRAME_PREFIX.length];
+  let at = BUS_FRAME_PREFIX.length + 1;
   const field = (): string | undefined => {
     const end = frame.indexOf('.', at);
     if (end < 0) return undefined;
