@@ -147,3 +147,49 @@ export function decodeBusFrame(frame: unknown): BusFrame | undefined {
   const key = frame.slice(at + cacheLength + originLength);
   return { kind: 'message', publisher, seq, message: { cache, key, version, origin } };
 }
+
+/**
+ * The receiving side of the frames: each publisher's last sequence number and when it was last
+ * heard, on the current subscription. A bus adapter feeds it every decoded frame and sweeps it on
+ * its heartbeat timer; it reports what reveals lost frames, the adapter clears L1.
+ */
+export class BusSequences {
+  readonly #seen = new Map<string, { seq: number; at: number }>();
+
+  /** `self`: the receiving bus's own publisher id (its own silence is judged by the bus itself). */
+  constructor(readonly self: string) {}
+
+  /**
+   * Records `frame`, heard at `now`; true when it reveals lost frames: the publisher's sequence
+   * skipped or went back. A goodbye forgets the publisher (its silence from then on is no loss).
+   */
+  hear(frame: BusFrame, now: number): boolean {
+    const last = this.#seen.get(frame.publisher);
+    if (frame.kind === 'goodbye') this.#seen.delete(frame.publisher);
+    else this.#seen.set(frame.publisher, { seq: frame.seq, at: now });
+    return last !== undefined && frame.seq !== last.seq + 1;
+  }
+
+  /**
+   * Forgets the other publishers not heard from since `now - limitMs` (crashed, or their publishes
+   * fail: frames of theirs may be lost that no later frame will reveal) and returns how many. After a
+   * stall of this process (`stalled`), every publisher gets a fresh interval instead.
+   */
+  sweepSilent(now: number, limitMs: number, stalled: boolean): number {
+    let silent = 0;
+    for (const [publisher, seen] of this.#seen) {
+      if (publisher === this.self) continue;
+      if (stalled) seen.at = Math.max(seen.at, now);
+      else if (seen.at < now - limitMs) {
+        this.#seen.delete(publisher);
+        silent++;
+      }
+    }
+    return silent;
+  }
+
+  /** Forgets every publisher (a new subscription starts from what it hears). */
+  clear(): void {
+    this.#seen.clear();
+  }
+}

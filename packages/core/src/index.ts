@@ -1,6 +1,7 @@
 export {
   BUS_FRAME_PREFIX,
   type BusFrame,
+  BusSequences,
   decodeBusFrame,
   encodeBusGoodbye,
   encodeBusHeartbeat,

@@ -21,6 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BusState, InvalidationBus, InvalidationMessage } from '@writethrough/core';
 import {
+  BusSequences,
   decodeBusFrame,
   encodeBusGoodbye,
   encodeBusHeartbeat,
@@ -219,7 +220,7 @@ export class PostgresBus implements InvalidationBus {
   readonly #onMessage = new Set<MessageHandler>();
   readonly #onState = new Set<StateHandler>();
   /** Last sequence number and when it was seen, per publisher, on the current subscription. */
-  readonly #seen = new Map<string, { seq: number; at: number }>();
+  readonly #seen: BusSequences;
   readonly #queue: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
@@ -291,6 +292,7 @@ export class PostgresBus implements InvalidationBus {
     }
     this.#onError = options.onError;
     this.id = randomBytes(9).toString('hex').replace(/^0+/, '') || 'a';
+    this.#seen = new BusSequences(this.id);
     if (this.#heartbeatMs > 0) {
       this.#timer = setInterval(() => this.#tick(), this.#heartbeatMs);
       this.#timer.unref?.();
@@ -636,15 +638,12 @@ export class PostgresBus implements InvalidationBus {
       return;
     }
     const now = performance.now();
-    const last = this.#seen.get(frame.publisher);
-    this.#seen.set(frame.publisher, { seq: frame.seq, at: now });
     const own = frame.publisher === this.id;
     if (own) this.#lastHeard = now;
-    if (last !== undefined && frame.seq !== last.seq + 1) {
+    if (this.#seen.hear(frame, now)) {
       this.stats.gaps++;
       this.#pulse();
     }
-    if (frame.kind === 'goodbye') this.#seen.delete(frame.publisher);
     if (own || frame.kind !== 'message') return;
     this.stats.delivered++;
     for (const handler of [...this.#onMessage]) guarded(() => handler({ ...frame.message }));
@@ -669,14 +668,9 @@ export class PostgresBus implements InvalidationBus {
       }
       return;
     }
-    for (const [publisher, seen] of this.#seen) {
-      if (publisher === this.id) continue;
-      if (stalled) seen.at = Math.max(seen.at, now);
-      else if (seen.at < now - limit) {
-        this.#seen.delete(publisher);
-        this.stats.silentPublishers++;
-        this.#pulse();
-      }
+    for (let n = this.#seen.sweepSilent(now, limit, stalled); n > 0; n--) {
+      this.stats.silentPublishers++;
+      this.#pulse();
     }
     if (!this.#subscribed && this.#publisher === undefined) return;
     // Only one heartbeat in the queue at a time.

@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BusState, InvalidationBus, InvalidationMessage } from '@writethrough/core';
 import {
+  BusSequences,
   decodeBusFrame,
   encodeBusGoodbye,
   encodeBusHeartbeat,
@@ -163,7 +164,7 @@ export class RedisBus implements InvalidationBus {
   readonly #onMessage = new Set<MessageHandler>();
   readonly #onState = new Set<StateHandler>();
   /** Last sequence number and when it was seen, per publisher, on the current subscription. */
-  readonly #seen = new Map<string, { seq: number; at: number }>();
+  readonly #seen: BusSequences;
   readonly #timer: NodeJS.Timeout | undefined;
   readonly #detach: () => void;
   #seq = 0;
@@ -196,6 +197,7 @@ export class RedisBus implements InvalidationBus {
     this.#timeoutMs = positiveInt('timeoutMs', options.timeoutMs, 1_000, 1);
     this.#onError = options.onError;
     this.id = randomBytes(8).readBigUInt64BE().toString(36);
+    this.#seen = new BusSequences(this.id);
 
     if (options.client !== undefined) {
       this.#publisher = options.client;
@@ -412,15 +414,12 @@ export class RedisBus implements InvalidationBus {
       return;
     }
     const now = performance.now();
-    const last = this.#seen.get(frame.publisher);
-    this.#seen.set(frame.publisher, { seq: frame.seq, at: now });
     const own = frame.publisher === this.id;
     if (own) this.#lastHeard = now;
-    if (last !== undefined && frame.seq !== last.seq + 1) {
+    if (this.#seen.hear(frame, now)) {
       this.stats.gaps++;
       this.#pulse();
     }
-    if (frame.kind === 'goodbye') this.#seen.delete(frame.publisher);
     if (own || frame.kind !== 'message') return;
     this.stats.delivered++;
     for (const handler of [...this.#onMessage]) {
@@ -450,15 +449,13 @@ export class RedisBus implements InvalidationBus {
     // publishes fail. Either way frames of it may be lost that no later frame will reveal as a gap,
     // so clear L1 now and forget it. A publisher that closed said goodbye and was forgotten then.
     // (After a stall of this process, every publisher gets a fresh interval, as above.)
-    const silentBefore = now - this.#heartbeatMs * this.#missedHeartbeats;
-    for (const [publisher, seen] of this.#seen) {
-      if (publisher === this.id) continue;
-      if (stalled) seen.at = Math.max(seen.at, now);
-      else if (seen.at < silentBefore) {
-        this.#seen.delete(publisher);
-        this.stats.silentPublishers++;
-        this.#pulse();
-      }
+    for (
+      let n = this.#seen.sweepSilent(now, this.#heartbeatMs * this.#missedHeartbeats, stalled);
+      n > 0;
+      n--
+    ) {
+      this.stats.silentPublishers++;
+      this.#pulse();
     }
     if (!this.#subscribed || this.#ticking) return;
     const session = this.#session;
