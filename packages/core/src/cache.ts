@@ -805,9 +805,18 @@ export class WriteThroughCache<V> {
       if (this.#hooks?.afterCommit) await this.#pause('afterCommit', key, version);
       this.#flights.delete(key);
       const entry: TierEntry<unknown> | undefined = op.kind === 'set' ? undefined : this.#absent(version);
-      await this.#commitAll(key, token, begun, version, op.kind === 'set' ? op.p : undefined, entry, ttlMs);
+      const held = await this.#commitAll(
+        key,
+        token,
+        begun,
+        version,
+        op.kind === 'set' ? op.p : undefined,
+        entry,
+        ttlMs,
+      );
       if (this.#hooks?.beforeAck) await this.#pause('beforeAck', key, version);
       this.#publish(key, version);
+      if (held && deleted) this.#settle([{ key, version }]);
       this.#stats.writes++;
       StatsRecorder.record(this.#stats.writeNs, (performance.now() - start) * 1e6);
       if (this.#listening) this.#emit('write', { key, version, op: op.kind });
@@ -875,6 +884,7 @@ export class WriteThroughCache<V> {
         for (const { key } of ready) if (begun.get(key)?.some(Boolean)) this.#publish(key, 0);
       }
       const commitGroup = async (group: { key: string; p: Prepared<V> }[]): Promise<void> => {
+        const settled: { key: string; version: number }[] = [];
         let versions: Map<string, { version: number }>;
         let uncertain = false;
         try {
@@ -924,8 +934,9 @@ export class WriteThroughCache<V> {
               return;
             }
             this.#flights.delete(key);
+            let held: boolean;
             try {
-              await this.#commitAll(
+              held = await this.#commitAll(
                 key,
                 tokens.get(key)!,
                 begun.get(key)!,
@@ -939,11 +950,13 @@ export class WriteThroughCache<V> {
               return;
             }
             this.#publish(key, version!);
+            if (held) settled.push({ key, version: version! });
             this.#stats.writes++;
             if (this.#listening) this.#emit('write', { key, version: version!, op: 'set' });
             results.set(key, version!);
           }),
         );
+        if (settled.length > 0) this.#settle(settled);
       };
       if (ready.length > 0) await commitGroup(ready);
       StatsRecorder.record(this.#stats.writeNs, (performance.now() - start) * 1e6);
@@ -1005,7 +1018,7 @@ export class WriteThroughCache<V> {
     p: Prepared<V> | undefined,
     absent: TierEntry<unknown> | undefined,
     ttlMs: number | undefined,
-  ): Promise<void> {
+  ): Promise<boolean> {
     let failure: unknown;
     let failedTier: Tier | undefined;
     for (let i = this.#tiers.length - 1; i >= 0; i--) {
@@ -1042,6 +1055,7 @@ export class WriteThroughCache<V> {
         { key, cause: failure },
       );
     }
+    return failure === undefined;
   }
 
   async #abortAll(key: string, token: string, begun: boolean[]): Promise<void> {
@@ -1105,6 +1119,17 @@ export class WriteThroughCache<V> {
   // -------------------------------------------------------------------------------------------
   // Bus, repairs, helpers
   // -------------------------------------------------------------------------------------------
+
+  /** Tells the record store that every tier holds these writes (an outbox may drop their rows). */
+  #settle(writes: { key: string; version: number }[]): void {
+    const settled = this.#records.settled;
+    if (settled === undefined) return;
+    try {
+      settled.call(this.#records, writes);
+    } catch (error) {
+      this.#emitError(writes[0]?.key, undefined, 'settled', error);
+    }
+  }
 
   #publish(key: string, version: number): void {
     const bus = this.#bus;
@@ -1386,6 +1411,57 @@ export class WriteThroughCache<V> {
   // -------------------------------------------------------------------------------------------
 
   /** A snapshot of the counters and latency percentiles. */
+  /**
+   * Applies a write this instance did not make through the cache (an outbox relay, a change-data
+   * consumer, a migration script): the protocol's `invalidate(version)` on every tier (entries
+   * older than `version` go, the key's floor rises to it, its fill lease is revoked), then the same
+   * on the other instances through the bus. Without `version` the key's entries go whatever their
+   * version. Rejects with `CacheTierError` when a tier could not be reached; the key is then queued
+   * for repair (and read from the database by this instance until the tier answers), and the caller
+   * should retry — an outbox relay keeps the row.
+   */
+  async invalidate(key: string, version?: number): Promise<void> {
+    if (this.#closed) throw new CacheClosedError('the cache is closed', { key });
+    this.#checkKey(key);
+    if (version !== undefined && (!Number.isSafeInteger(version) || version < 0)) {
+      throw new InvalidArgumentError(`version must be an integer >= 0, got ${String(version)}`, { key });
+    }
+    const v = version ?? 0;
+    this.#flights.delete(key);
+    let failure: unknown;
+    let failedTier: Tier | undefined;
+    for (let i = this.#tiers.length - 1; i >= 0; i--) {
+      const tier = this.#tiers[i]!;
+      if (tier === this.#l1 && this.#l1Bypassed) continue;
+      try {
+        if (tier.sync) {
+          if (v === 0) tier.store.invalidateSync!(key);
+          else tier.store.invalidateSync!(key, v);
+        } else if (v === 0) {
+          await tier.store.invalidate(key);
+        } else {
+          await tier.store.invalidate(key, v);
+        }
+        tier.succeeded();
+      } catch (error) {
+        tier.failed();
+        this.#emitError(key, tier, 'invalidate', error);
+        tier.queueRepair(key, v, this.#maxRepairs);
+        this.#scheduleRepair();
+        failure ??= error;
+        failedTier ??= tier;
+      }
+    }
+    this.#publish(key, v);
+    if (failure !== undefined) {
+      throw new CacheTierError(
+        `invalidate failed on the ${failedTier!.name} tier; the key is queued for repair`,
+        failedTier!.name,
+        { key, cause: failure },
+      );
+    }
+  }
+
   stats(): CacheStats {
     let pending = 0;
     for (const tier of this.#tiers) pending += tier.repairs.size;

@@ -67,6 +67,13 @@ export interface RecordStore<V> {
    * version when there was nothing to delete. Throws `VersionConflictError` when `ifVersion` does not match.
    */
   delete(key: string, options?: RecordWriteOptions): Promise<{ deleted: boolean; version: number }>;
+  /**
+   * Called by the engine once every tier holds the outcome of these committed writes (their
+   * `commitWrite` or `invalidate` succeeded, and the bus message was sent). A store with a
+   * transactional outbox may drop their rows: nothing is left for a relay to apply. Never called
+   * for a write whose tier step failed or whose outcome is unknown. Must not throw or block.
+   */
+  settled?(writes: readonly { readonly key: string; readonly version: number }[]): void;
   /** Tells how an error thrown by this store must be handled. Without it, see `classifyError` in core. */
   classifyError?(error: unknown): ErrorClass;
   /** Releases what the store opened (not what the user passed in). */
