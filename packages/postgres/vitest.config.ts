@@ -44,6 +44,7 @@ export default defineConfig(async () => {
       alias: {
         '@writethrough/core': fileURLToPath(new URL('../core/src/index.ts', import.meta.url)),
         '@writethrough/testing': fileURLToPath(new URL('../testing/src/index.ts', import.meta.url)),
+        '@writethrough/redis': fileURLToPath(new URL('../redis/src/index.ts', import.meta.url)),
       },
     },
     test: {

@@ -5,6 +5,7 @@
  */
 import { RecordStoreError } from '@writethrough/core';
 import { classifyPostgresError, sqlStateOf } from './classify.js';
+import { type OutboxOptions, resolveOutbox } from './outbox-sql.js';
 import {
   addVersionColumnSql,
   isOwnTable,
@@ -25,16 +26,22 @@ export interface MigrationClient {
  * `TableOptions`, or the own-table mode's options (they name a `key` column; the same object you
  * pass to `postgresRecords` works).
  */
-export type MigrationOptions = TableOptions | OwnTableSchemaOptions;
+export type MigrationOptions = (TableOptions | OwnTableSchemaOptions) & {
+  /** Also creates the transactional outbox table (see `postgresRecords`'s `outbox`). */
+  readonly outbox?: boolean | OutboxOptions | undefined;
+};
 
 /**
  * The migration as SQL text: `BEGIN`, an advisory lock, `CREATE SCHEMA / SEQUENCE / TABLE / INDEX
  * IF NOT EXISTS`, `COMMIT`. Running it twice changes nothing.
  */
 export function migrationSql(options: MigrationOptions = {}): string {
-  if (isOwnTable(options))
-    return `${ownMigrationScript(resolveOwnNames(options as OwnTableSchemaOptions), true)}\n`;
-  return `${migrationScript(resolveNames(options as TableOptions), true)}\n`;
+  if (isOwnTable(options)) {
+    const names = resolveOwnNames(options as OwnTableSchemaOptions);
+    return `${ownMigrationScript(names, true, resolveOutbox(options.outbox, names.plain))}\n`;
+  }
+  const names = resolveNames(options as TableOptions);
+  return `${migrationScript(names, true, resolveOutbox(options.outbox, names.plain))}\n`;
 }
 
 /**
@@ -43,8 +50,9 @@ export function migrationSql(options: MigrationOptions = {}): string {
  * transaction, rolled back entirely on an error.
  */
 export async function migrate(client: MigrationClient, options: MigrationOptions = {}): Promise<void> {
-  if (isOwnTable(options)) return migrateOwnTable(client, options as OwnTableSchemaOptions);
-  await run(client, migrationScript(resolveNames(options as TableOptions)));
+  if (isOwnTable(options)) return migrateOwnTable(client, options as OwnTableSchemaOptions, options.outbox);
+  const names = resolveNames(options as TableOptions);
+  await run(client, migrationScript(names, false, resolveOutbox(options.outbox, names.plain)));
 }
 
 /**
@@ -52,8 +60,13 @@ export async function migrate(client: MigrationClient, options: MigrationOptions
  * version column only with `addVersionColumn` — without it a missing version column is refused,
  * with the statement that adds it in the message.
  */
-async function migrateOwnTable(client: MigrationClient, options: OwnTableSchemaOptions): Promise<void> {
+async function migrateOwnTable(
+  client: MigrationClient,
+  options: OwnTableSchemaOptions,
+  outboxOption: MigrationOptions['outbox'],
+): Promise<void> {
   const names = resolveOwnNames(options);
+  const outbox = resolveOutbox(outboxOption, names.plain);
   let found: { has_table: unknown; has_version: unknown } | undefined;
   try {
     const result = (await client.query(
@@ -77,7 +90,7 @@ async function migrateOwnTable(client: MigrationClient, options: OwnTableSchemaO
       { retryable: false, outcome: 'failed' },
     );
   }
-  await run(client, ownMigrationScript(names));
+  await run(client, ownMigrationScript(names, false, outbox));
 }
 
 function isTrue(value: unknown): boolean {

@@ -17,6 +17,7 @@
  */
 import { InvalidArgumentError } from '@writethrough/core';
 import { quoteIdentifier, quoteLiteral } from './identifiers.js';
+import { type OutboxNames, outboxInsert, outboxMigration } from './outbox-sql.js';
 import type { Statements } from './sql.js';
 
 /** The Postgres types a key column may have (keys are always strings in the cache). */
@@ -69,6 +70,8 @@ export interface OwnTableNames {
   readonly regclassText: string;
   /** The version column's plain name, for the catalog check. */
   readonly versionName: string;
+  /** The schema and table as given (unquoted, validated). */
+  readonly plain: { readonly schema: string; readonly table: string };
 }
 
 /** Whether options ask for the own-table mode (they name a key column or columns). */
@@ -119,6 +122,7 @@ export function resolveOwnNames(options: OwnTableSchemaOptions): OwnTableNames {
     addVersionColumn: options.addVersionColumn === true,
     regclassText: qualifiedTable,
     versionName,
+    plain: { schema: schemaName, table: tableName as string },
   };
 }
 
@@ -201,7 +205,11 @@ function rowJson(alias: string, columns: readonly string[]): string {
  * key/value mode's (`Statements`): `value` is the JSON object of the mapped columns, `deleted` true
  * when the row is absent (then `version` is the tombstone's, or null).
  */
-export function ownStatements(names: OwnTableNames, columns: readonly string[]): Statements {
+export function ownStatements(
+  names: OwnTableNames,
+  columns: readonly string[],
+  outbox?: OutboxNames,
+): Statements {
   const t = names.qualifiedTable;
   const b = names.qualifiedTombstones;
   const k = names.key;
@@ -220,8 +228,10 @@ export function ownStatements(names: OwnTableNames, columns: readonly string[]):
   const read = (keyExpr: string) =>
     `(SELECT 1) AS one LEFT JOIN ${t} AS r ON r.${k} = ${keyExpr} LEFT JOIN ${b} AS b ON b.key = ${keyExpr}`;
   const answer = `COALESCE(r.${v}, b.version)::text AS version, (r.${k} IS NULL) AS deleted`;
+  // With an outbox, each write statement also inserts its (version, key) row (see outbox-sql.ts).
+  const o = outboxInsert(outbox, '$1::text');
   const snapshot = (withs: string) =>
-    `WITH ${withs}
+    `WITH ${withs}${o}
 SELECT (SELECT w.version::text FROM w) AS written, ${answer}
 FROM ${read(`$1::${kt}`)}`;
   const insert = (json: string) => `INSERT INTO ${t} AS t (${k}, ${v}, ${colList})
@@ -238,9 +248,15 @@ FROM ${read(`$1::${kt}`)} WHERE r.${k} IS NOT NULL OR b.key IS NOT NULL`,
 FROM unnest($1::text[]) AS u(k) LEFT JOIN ${t} AS r ON r.${k} = u.k::${kt} LEFT JOIN ${b} AS b ON b.key = u.k::${kt}
 WHERE r.${k} IS NOT NULL OR b.key IS NOT NULL`,
     // The version drawn in the SELECT list (under the key's lock) is kept on either path.
-    set: `${insert('$2::jsonb')}
+    set:
+      outbox === undefined
+        ? `${insert('$2::jsonb')}
 ON CONFLICT (${k}) DO UPDATE SET ${v} = excluded.${v}, ${setExcluded}
-RETURNING ${v}::text AS version`,
+RETURNING ${v}::text AS version`
+        : `WITH w AS (${insert('$2::jsonb')}
+ON CONFLICT (${k}) DO UPDATE SET ${v} = excluded.${v}, ${setExcluded}
+RETURNING ${v} AS version)${o}
+SELECT version::text AS version FROM w`,
     create: snapshot(`w AS (${insert('$2::jsonb')}
 ON CONFLICT (${k}) DO NOTHING RETURNING ${v} AS version)`),
     update:
@@ -248,11 +264,18 @@ ON CONFLICT (${k}) DO NOTHING RETURNING ${v} AS version)`),
 WHERE t.${k} = $1::${kt} AND t.${v} = $3 RETURNING t.${v} AS version)`),
     delete: snapshot(deleteWith('')),
     deleteIf: snapshot(deleteWith(` AND ${v} = $2`)),
-    setMany: `INSERT INTO ${t} AS t (${k}, ${v}, ${colList})
+    setMany: (() => {
+      const upsertMany = `INSERT INTO ${t} AS t (${k}, ${v}, ${colList})
 SELECT u.k::${kt}, ${next('u.k')}, ${fromP}
 FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS u(k, j, n) CROSS JOIN LATERAL ${populate('u.j')} ORDER BY u.n
-ON CONFLICT (${k}) DO UPDATE SET ${v} = excluded.${v}, ${setExcluded}
-RETURNING ${k}::text AS key, ${v}::text AS version`,
+ON CONFLICT (${k}) DO UPDATE SET ${v} = excluded.${v}, ${setExcluded}`;
+      return outbox === undefined
+        ? `${upsertMany}
+RETURNING ${k}::text AS key, ${v}::text AS version`
+        : `WITH w AS (${upsertMany}
+RETURNING ${k}::text AS key, ${v} AS version)${outboxInsert(outbox)}
+SELECT key, version::text AS version FROM w`;
+    })(),
   };
 }
 
@@ -265,7 +288,7 @@ export function addVersionColumnSql(names: OwnTableNames): string {
  * The migration of the own-table mode: the sequence and the tombstone table (each `IF NOT
  * EXISTS`), and the version column when `addVersionColumn` (else, with `explicit`, as a comment).
  */
-export function ownMigrationScript(names: OwnTableNames, explicit = false): string {
+export function ownMigrationScript(names: OwnTableNames, explicit = false, outbox?: OutboxNames): string {
   const lines = [
     ...(explicit ? ['BEGIN;'] : []),
     `SELECT pg_advisory_xact_lock(hashtextextended(${quoteLiteral(names.migrateLockName)}, 0));`,
@@ -282,6 +305,7 @@ export function ownMigrationScript(names: OwnTableNames, explicit = false): stri
   version bigint NOT NULL,
   deleted_at timestamptz NOT NULL DEFAULT now()
 );`,
+    ...(outbox === undefined ? [] : [`${outboxMigration(outbox)};`]),
     ...(explicit ? ['COMMIT;'] : []),
   ];
   return lines.filter((line) => line !== '').join('\n');

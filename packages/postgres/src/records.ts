@@ -21,6 +21,7 @@ import {
 import { classifyPostgresError, sqlStateOf } from './classify.js';
 import { arrayLiteral } from './identifiers.js';
 import { migrate } from './migrate.js';
+import { type OutboxNames, type OutboxOptions, resolveOutbox } from './outbox-sql.js';
 import {
   type ColumnMapping,
   isOwnTable,
@@ -51,6 +52,8 @@ export interface PostgresRecordsOptions extends TableOptions {
    * SQL of `migrationSql`, before using the store.
    */
   readonly migrate?: boolean | undefined;
+  /** The transactional outbox (see the README): every write also records (version, key) in the same statement. Default off. */
+  readonly outbox?: boolean | OutboxOptions | undefined;
 }
 
 /**
@@ -81,6 +84,8 @@ export interface OwnTableOptions<V = unknown> extends OwnTableSchemaOptions {
   readonly fromRow?: ((row: Record<string, unknown>) => V) | undefined;
   /** Runs `migrate` (idempotent) before the first call. Default false. */
   readonly migrate?: boolean | undefined;
+  /** The transactional outbox (see the README): every write also records (version, key) in the same statement. Default off. */
+  readonly outbox?: boolean | OutboxOptions | undefined;
 }
 
 /** A write stops retrying its conditional statement after this many rounds (each one saw a concurrent commit). */
@@ -105,6 +110,14 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
   readonly #own: OwnCodec<V> | undefined;
   #ready: Promise<void> | undefined;
   #closed = false;
+  readonly #outbox: OutboxNames | undefined;
+  readonly #cleanupIntervalMs: number;
+  readonly #maxPendingCleanup: number;
+  /** Versions of settled writes whose outbox rows are still to be deleted. */
+  #settled: string[] = [];
+  #cleanupTimer: NodeJS.Timeout | undefined;
+  #cleaning: Promise<void> | undefined;
+  readonly #outboxStats = { settled: 0, cleaned: 0, cleanupErrors: 0, droppedToRelay: 0 };
 
   constructor(options: PostgresRecordsOptions | OwnTableOptions<V>) {
     if (typeof options?.client?.query !== 'function') {
@@ -125,15 +138,101 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
           throw new InvalidArgumentError(`${name} must be a function`);
       }
       this.#table = names.qualifiedTable;
-      this.#sql = ownStatements(names, [...mapping.columns]);
+      this.#outbox = resolveOutbox(options.outbox, names.plain);
+      this.#sql = ownStatements(names, [...mapping.columns], this.#outbox);
       this.#own = { mapping, keyType: names.keyType, toRow: own.toRow, fromRow: own.fromRow };
     } else {
       const names = resolveNames(options as TableOptions);
       this.#table = names.qualifiedTable;
-      this.#sql = statements(names);
+      this.#outbox = resolveOutbox(options.outbox, names.plain);
+      this.#sql = statements(names, this.#outbox);
       this.#own = undefined;
     }
+    const outboxOptions: OutboxOptions =
+      typeof options.outbox === 'object' && options.outbox !== null ? options.outbox : {};
+    this.#cleanupIntervalMs = positiveInteger(
+      outboxOptions.cleanupIntervalMs,
+      250,
+      'outbox.cleanupIntervalMs',
+    );
+    this.#maxPendingCleanup = positiveInteger(
+      outboxOptions.maxPendingCleanup,
+      100_000,
+      'outbox.maxPendingCleanup',
+    );
     this.#options = options;
+  }
+
+  /** The quoted `"schema"."table"` of the outbox, or undefined without one. */
+  get outboxTable(): string | undefined {
+    return this.#outbox?.qualified;
+  }
+
+  /** The client the store's statements go through (the relay reads the outbox through it too). */
+  get client(): PostgresClient {
+    return this.#client;
+  }
+
+  /** Counters of the outbox cleanup: settled writes, rows deleted, failed cleanups, writes left to the relay. */
+  get outboxStats(): Readonly<{
+    settled: number;
+    cleaned: number;
+    cleanupErrors: number;
+    droppedToRelay: number;
+  }> {
+    return { ...this.#outboxStats };
+  }
+
+  /**
+   * The engine reports writes every tier holds: their outbox rows are deleted in the next cleanup
+   * (one `DELETE … WHERE version = ANY($1)` per `cleanupIntervalMs`), so the relay only meets the
+   * rows of writes that did not settle (a crash, a tier that could not be reached, an unknown outcome).
+   */
+  settled(writes: readonly { readonly key: string; readonly version: number }[]): void {
+    if (this.#outbox === undefined || this.#closed) return;
+    for (const write of writes) {
+      if (this.#settled.length >= this.#maxPendingCleanup) {
+        this.#outboxStats.droppedToRelay++;
+        continue;
+      }
+      this.#settled.push(String(write.version));
+      this.#outboxStats.settled++;
+    }
+    if (this.#cleanupTimer === undefined && this.#settled.length > 0) {
+      this.#cleanupTimer = setTimeout(() => {
+        this.#cleanupTimer = undefined;
+        void this.flushOutbox();
+      }, this.#cleanupIntervalMs);
+      this.#cleanupTimer.unref?.();
+    }
+  }
+
+  /** Deletes the outbox rows of the writes reported settled so far (the periodic cleanup, now). */
+  async flushOutbox(): Promise<void> {
+    if (this.#outbox === undefined) return;
+    while (this.#cleaning !== undefined) await this.#cleaning;
+    if (this.#settled.length === 0) return;
+    const versions = this.#settled;
+    this.#settled = [];
+    const run = async () => {
+      for (let i = 0; i < versions.length; i += 1000) {
+        const chunk = versions.slice(i, i + 1000);
+        try {
+          await this.#client.query(
+            `DELETE FROM ${this.#outbox!.qualified} WHERE version = ANY($1::bigint[])`,
+            [arrayLiteral(chunk)],
+          );
+          this.#outboxStats.cleaned += chunk.length;
+        } catch {
+          // The rows stay: the relay applies them once more (harmless) and deletes them.
+          this.#outboxStats.cleanupErrors++;
+        }
+      }
+    };
+    this.#cleaning = run().finally(() => {
+      this.#cleaning = undefined;
+    });
+    await this.#cleaning;
   }
 
   /** The quoted `"schema"."table"` this store reads and writes. */
@@ -296,6 +395,9 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
 
   /** Closes the store: later calls throw `CacheClosedError`. The client stays open (it is the caller's). */
   async close(): Promise<void> {
+    if (this.#cleanupTimer !== undefined) clearTimeout(this.#cleanupTimer);
+    this.#cleanupTimer = undefined;
+    await this.flushOutbox();
     this.#closed = true;
   }
 
@@ -575,6 +677,14 @@ function validateKey(key: unknown): asserts key is string {
       { key },
     );
   }
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`${name} must be an integer >= 1, got ${String(value)}`);
+  }
+  return value;
 }
 
 function validateIfVersion(ifVersion: number | undefined, key: string): void {

@@ -3,6 +3,7 @@
  * Every value (keys, JSON, versions) is a bind parameter; nothing a caller passes is ever spliced in.
  */
 import { quoteIdentifier, quoteLiteral } from './identifiers.js';
+import { type OutboxNames, outboxInsert, outboxMigration } from './outbox-sql.js';
 
 /** Where the records live. */
 export interface TableOptions {
@@ -35,6 +36,8 @@ export interface TableNames {
   readonly tombstoneIndex: string;
   /** The advisory-lock key text of `migrate`. */
   readonly lockName: string;
+  /** The schema and table as given (unquoted, validated). */
+  readonly plain: { readonly schema: string; readonly table: string };
 }
 
 /** Validates and quotes the names; throws `InvalidArgumentError` for an invalid one. */
@@ -62,6 +65,7 @@ export function resolveNames(options: TableOptions = {}): TableNames {
     qualifiedSequence: `${schema}.${sequence}`,
     tombstoneIndex,
     lockName: `writethrough:migrate:${schemaName}.${tableName}`,
+    plain: { schema: schemaName, table: tableName },
   };
 }
 
@@ -94,11 +98,12 @@ export function migrationStatements(names: TableNames): string[] {
  * simple query as one implicit transaction, which also rolls back entirely on an error instead of
  * leaving the connection inside a failed transaction block (as an explicit BEGIN would).
  */
-export function migrationScript(names: TableNames, explicit = false): string {
+export function migrationScript(names: TableNames, explicit = false, outbox?: OutboxNames): string {
   return [
     ...(explicit ? ['BEGIN'] : []),
     `SELECT pg_advisory_xact_lock(hashtextextended(${quoteLiteral(names.lockName)}, 0))`,
     ...migrationStatements(names),
+    ...(outbox === undefined ? [] : [outboxMigration(outbox)]),
     ...(explicit ? ['COMMIT'] : []),
   ]
     .map((statement) => `${statement};`)
@@ -156,11 +161,14 @@ export interface Statements {
  * the snapshot is a moment inside the call. When it does not (a writer committed after the
  * snapshot), the call runs again.
  */
-export function statements(names: TableNames): Statements {
+export function statements(names: TableNames, outbox?: OutboxNames): Statements {
   const t = names.qualifiedTable;
   const next = `nextval(${quoteLiteral(names.qualifiedSequence)}::regclass)`;
+  // With an outbox, each write statement also inserts its (version, key) row: one statement, so the
+  // row commits exactly when the write does.
+  const o = outboxInsert(outbox, '$1::text');
   const snapshot = (write: string) =>
-    `WITH w AS (${write} RETURNING version)
+    `WITH w AS (${write} RETURNING version)${o}
 SELECT (SELECT w.version::text FROM w) AS written, r.version::text AS version, r.deleted
 FROM (SELECT 1) AS one LEFT JOIN ${t} AS r ON r.key = $1`;
   const upsert = `INSERT INTO ${t} AS t (key, value, version) VALUES ($1, $2::jsonb, ${next})
@@ -168,8 +176,13 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = ${next}, delet
   return {
     get: `SELECT value::text AS value, version::text AS version, deleted FROM ${t} WHERE key = $1`,
     getMany: `SELECT key, value::text AS value, version::text AS version, deleted FROM ${t} WHERE key = ANY($1::text[])`,
-    set: `${upsert}
-RETURNING version::text AS version`,
+    set:
+      outbox === undefined
+        ? `${upsert}
+RETURNING version::text AS version`
+        : `WITH w AS (${upsert}
+RETURNING version)${o}
+SELECT version::text AS version FROM w`,
     create: snapshot(`${upsert}
 WHERE t.deleted`),
     update: snapshot(
@@ -186,9 +199,16 @@ WHERE key = $1 AND version = $2 AND NOT deleted`,
     ),
     // One statement: every row commits or none does. Keys are distinct (deduplicated before), since
     // ON CONFLICT DO UPDATE refuses to touch a row twice in one statement.
-    setMany: `INSERT INTO ${t} AS t (key, value, version)
+    setMany: (() => {
+      const upsertMany = `INSERT INTO ${t} AS t (key, value, version)
 SELECT k, v, ${next} FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS u(k, v, n) ORDER BY n
-ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = ${next}, deleted = false, updated_at = now()
-RETURNING key, version::text AS version`,
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = ${next}, deleted = false, updated_at = now()`;
+      return outbox === undefined
+        ? `${upsertMany}
+RETURNING key, version::text AS version`
+        : `WITH w AS (${upsertMany}
+RETURNING key, version)${outboxInsert(outbox)}
+SELECT key, version::text AS version FROM w`;
+    })(),
   };
 }
