@@ -12,6 +12,13 @@ export type { MigrationClient, MigrationOptions } from './migrate.js';
 export { migrate, migrationSql } from './migrate.js';
 export type { OutboxOptions } from './outbox-sql.js';
 export type { OwnTableKeyType, OwnTableSchemaOptions } from './own-table.js';
+export type { PurgeBounds, PurgeClient, PurgeOptions, PurgeResult } from './purge.js';
+export {
+  DEFAULT_PURGE_BATCH_SIZE,
+  DEFAULT_TOMBSTONE_AGE_MS,
+  MIN_TOMBSTONE_AGE_MS,
+  purgeTombstones,
+} from './purge.js';
 export type { OwnTableOptions, PostgresClient, PostgresRecordsOptions } from './records.js';
 export { PostgresRecords, postgresRecords } from './records.js';
 export type {

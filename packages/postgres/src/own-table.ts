@@ -72,6 +72,8 @@ export interface OwnTableNames {
   readonly versionName: string;
   /** The schema and table as given (unquoted, validated). */
   readonly plain: { readonly schema: string; readonly table: string };
+  /** The index of the tombstone table by `deleted_at` (unqualified: an index lives in its table's schema). */
+  readonly tombstonesAgeIndex: string;
 }
 
 /** Whether options ask for the own-table mode (they name a key column or columns). */
@@ -123,6 +125,10 @@ export function resolveOwnNames(options: OwnTableSchemaOptions): OwnTableNames {
     regclassText: qualifiedTable,
     versionName,
     plain: { schema: schemaName, table: tableName as string },
+    tombstonesAgeIndex: quoteIdentifier(
+      `${options.tombstones ?? `${tableName as string}_wt_tombstones`}_age`.slice(0, 63),
+      'the tombstone age index name',
+    ),
   };
 }
 
@@ -239,8 +245,8 @@ SELECT $1::${kt}, ${next('$1::text')}, ${fromP} FROM ${populate(json)}`;
   const deleteWith = (condition: string) =>
     `v AS MATERIALIZED (SELECT ${next('$1::text')} AS version),
 d AS (DELETE FROM ${t} WHERE ${k} = $1::${kt}${condition} AND (SELECT v.version FROM v) IS NOT NULL RETURNING ${k}),
-w AS (INSERT INTO ${b} AS b (key, version) SELECT d.${k}, v.version FROM d CROSS JOIN v
-  ON CONFLICT (key) DO UPDATE SET version = excluded.version, deleted_at = now() RETURNING version)`;
+w AS (INSERT INTO ${b} AS b (key, version, deleted_at) SELECT d.${k}, v.version, clock_timestamp() FROM d CROSS JOIN v
+  ON CONFLICT (key) DO UPDATE SET version = excluded.version, deleted_at = clock_timestamp() RETURNING version)`;
   return {
     get: `SELECT ${rowJson('r', columns)} AS value, ${answer}
 FROM ${read(`$1::${kt}`)} WHERE r.${k} IS NOT NULL OR b.key IS NOT NULL`,
@@ -299,12 +305,14 @@ export function ownMigrationScript(names: OwnTableNames, explicit = false, outbo
         ? `-- Your table needs a bigint version column; add it (or pass addVersionColumn: true):\n-- ${addVersionColumnSql(names)};`
         : '',
     // One row per deleted key: the version of its latest delete. Kept after a re-create (the
-    // live row then answers, with a higher version); not purged yet.
+    // live row then answers, with a higher version); old ones go with purgeTombstones.
     `CREATE TABLE IF NOT EXISTS ${names.qualifiedTombstones} (
   key ${names.keyType} PRIMARY KEY,
   version bigint NOT NULL,
   deleted_at timestamptz NOT NULL DEFAULT now()
 );`,
+    // purgeTombstones reads the oldest first.
+    `CREATE INDEX IF NOT EXISTS ${names.tombstonesAgeIndex} ON ${names.qualifiedTombstones} (deleted_at);`,
     ...(outbox === undefined ? [] : [`${outboxMigration(outbox)};`]),
     ...(explicit ? ['COMMIT;'] : []),
   ];

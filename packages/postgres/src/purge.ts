@@ -16,10 +16,10 @@
  * minute, not below the engine's defaults: mark TTL 30 s, lease TTL 5 s, cached absences 60 s), and
  * should be well above the TTLs you configured and the longest a request may take.
  *
- * The age is counted from the delete statement's `now()`, which is the start of its transaction,
- * not its commit: a delete that waited on a lock for minutes commits a tombstone that already looks
- * minutes old. Keep `olderThanMs` above the longest a write statement may run (`statement_timeout`,
- * `lock_timeout`), which the default of one day comfortably is.
+ * The age is counted from the delete's `clock_timestamp()`, taken while it holds the key's lock (a
+ * delete that waited on a lock does not commit a tombstone that already looks old); the commit
+ * follows within the statement. Keep `olderThanMs` well above the longest a request may take,
+ * which the default of one day comfortably is.
  *
  * Versions still increase after a purge: they come from a sequence, which never goes back, so a key
  * re-created after its tombstone was purged gets a version above the delete's.
@@ -89,10 +89,9 @@ export function purgeStatement(options: TableOptions | OwnTableSchemaOptions = {
   const cutoff = `now() - $1::bigint * interval '1 millisecond'`;
   if (isOwnTable(options)) {
     const b = resolveOwnNames(options as OwnTableSchemaOptions).qualifiedTombstones;
-    // No index on deleted_at: a sequential scan that stops after $2 matches (no ORDER BY, which would
-    // sort every tombstone for each batch).
+    // The oldest first, through the index on deleted_at that `migrate` creates.
     return `WITH doomed AS (
-  SELECT key FROM ${b} WHERE deleted_at < ${cutoff} LIMIT $2::int FOR UPDATE SKIP LOCKED
+  SELECT key FROM ${b} WHERE deleted_at < ${cutoff} ORDER BY deleted_at LIMIT $2::int FOR UPDATE SKIP LOCKED
 ), gone AS (
   DELETE FROM ${b} AS b WHERE b.key = ANY (ARRAY(SELECT key FROM doomed)) AND b.deleted_at < ${cutoff} RETURNING 1
 )

@@ -190,11 +190,11 @@ WHERE t.deleted`),
 WHERE key = $1 AND version = $3 AND NOT deleted`,
     ),
     delete: snapshot(
-      `UPDATE ${t} SET value = 'null'::jsonb, version = ${next}, deleted = true, updated_at = now()
+      `UPDATE ${t} SET value = 'null'::jsonb, version = ${next}, deleted = true, updated_at = clock_timestamp()
 WHERE key = $1 AND NOT deleted`,
     ),
     deleteIf: snapshot(
-      `UPDATE ${t} SET value = 'null'::jsonb, version = ${next}, deleted = true, updated_at = now()
+      `UPDATE ${t} SET value = 'null'::jsonb, version = ${next}, deleted = true, updated_at = clock_timestamp()
 WHERE key = $1 AND version = $2 AND NOT deleted`,
     ),
     // One statement: every row commits or none does. Keys are distinct (deduplicated before), since
