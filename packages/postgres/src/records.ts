@@ -4,6 +4,8 @@
  * sequence, drawn under the key's row lock (see `statements` in sql.ts for why that follows commit
  * order); a delete keeps a tombstone row at the delete's version.
  */
+
+import { createHash } from 'node:crypto';
 import {
   AbortedError,
   CacheClosedError,
@@ -54,6 +56,12 @@ export interface PostgresRecordsOptions extends TableOptions {
   readonly migrate?: boolean | undefined;
   /** The transactional outbox (see the README): every write also records (version, key) in the same statement. Default off. */
   readonly outbox?: boolean | OutboxOptions | undefined;
+  /**
+   * Sends the store's statements as named prepared statements (parsed and planned once per
+   * connection). Default: true for a `pg.Pool` or `pg.Client`, false for PGlite. Turn it off behind
+   * PgBouncer in transaction mode older than 1.21 (or without `max_prepared_statements`).
+   */
+  readonly prepare?: boolean | undefined;
 }
 
 /**
@@ -86,12 +94,41 @@ export interface OwnTableOptions<V = unknown> extends OwnTableSchemaOptions {
   readonly migrate?: boolean | undefined;
   /** The transactional outbox (see the README): every write also records (version, key) in the same statement. Default off. */
   readonly outbox?: boolean | OutboxOptions | undefined;
+  /**
+   * Sends the store's statements as named prepared statements (parsed and planned once per
+   * connection). Default: true for a `pg.Pool` or `pg.Client`, false for PGlite. Turn it off behind
+   * PgBouncer in transaction mode older than 1.21 (or without `max_prepared_statements`).
+   */
+  readonly prepare?: boolean | undefined;
+}
+
+/**
+ * Whether statements go as named prepared statements: options.prepare, else true for a `pg.Pool` or
+ * `pg.Client` (they have `connect`), false for anything else (PGlite takes no statement config).
+ */
+function shouldPrepare(client: PostgresClient, prepare: boolean | undefined): boolean {
+  if (prepare !== undefined) {
+    if (typeof prepare !== 'boolean')
+      throw new InvalidArgumentError(`prepare must be a boolean, got ${typeof prepare}`);
+    return prepare;
+  }
+  return typeof (client as { connect?: unknown }).connect === 'function';
+}
+
+/** The name of a prepared statement: a hash of its text (one text, one name, on every connection). */
+function statementName(text: string): string {
+  return `wt_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
 }
 
 /** A write stops retrying its conditional statement after this many rounds (each one saw a concurrent commit). */
 const MAX_ROUNDS = 16;
 
 type Row = Record<string, unknown>;
+
+/** A `pg` client, which also takes a statement config (`{ name, text, values }`). */
+interface PreparingClient {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
 
 /** Creates a `RecordStore` on a Postgres table; see `PostgresRecordsOptions`. */
 export function postgresRecords<V = unknown>(
@@ -111,6 +148,8 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
   #ready: Promise<void> | undefined;
   #closed = false;
   readonly #outbox: OutboxNames | undefined;
+  /** Statement text → prepared statement name, when statements are prepared. */
+  readonly #names: Map<string, string> | undefined;
   readonly #cleanupIntervalMs: number;
   readonly #maxPendingCleanup: number;
   /** Versions of settled writes whose outbox rows are still to be deleted. */
@@ -126,6 +165,7 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
       );
     }
     this.#client = options.client;
+    this.#names = shouldPrepare(options.client, options.prepare) ? new Map() : undefined;
     if (isOwnTable(options)) {
       const own = options as OwnTableOptions<V>;
       const names = resolveOwnNames(own);
@@ -444,7 +484,17 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
     }
     let pending: Promise<{ rows: unknown[] }>;
     try {
-      pending = this.#client.query(text, params);
+      const names = this.#names;
+      if (names === undefined) {
+        pending = this.#client.query(text, params);
+      } else {
+        let name = names.get(text);
+        if (name === undefined) {
+          name = statementName(text);
+          names.set(text, name);
+        }
+        pending = (this.#client as unknown as PreparingClient).query({ name, text, values: params });
+      }
     } catch (error) {
       throw wrapError(error, op, key, write);
     }
