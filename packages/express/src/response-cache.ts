@@ -94,6 +94,14 @@ export interface ResponseCache extends RequestHandler, TagInvalidator {
   close(): Promise<void>;
 }
 
+/** A render in flight that identical requests can wait for. */
+interface Flight {
+  /** The response, or undefined when it could not be shared. */
+  readonly result: Promise<StoredResponse | undefined>;
+  /** The tag versions read before the render started. */
+  readonly tags: Promise<Map<string, number>>;
+}
+
 /** A stored response. */
 interface StoredResponse {
   /** Format version. */
@@ -171,7 +179,8 @@ export function cacheResponses(options: CacheResponsesOptions = {}): ResponseCac
           const fixed = checkTags(options.tags ?? []);
           return () => fixed;
         })();
-  const inflight = new Map<string, Promise<StoredResponse | undefined>>();
+  /** Renders in flight, by key: their response and the tag versions they were started under. */
+  const inflight = new Map<string, Flight>();
   const stats: ResponseCacheStats = {
     hits: 0,
     misses: 0,
@@ -357,35 +366,47 @@ export function cacheResponses(options: CacheResponsesOptions = {}): ResponseCac
 
     const existing = req.method === 'GET' ? inflight.get(key) : undefined;
     if (existing !== undefined) {
-      stats.coalesced++;
-      let entry: StoredResponse | undefined;
       let tagsNow: Map<string, number> | undefined;
+      let current = false;
       try {
-        [entry, tagsNow] = await Promise.all([withTimeout(existing, waitMs), tagsNowP]);
+        const [now, started] = await Promise.all([tagsNowP, existing.tags]);
+        tagsNow = now;
+        current = sameVersions(now, started);
       } catch (error) {
         reportError(error, req);
       }
-      // The first request's response is used only if it is as new as every write acknowledged
-      // before this request arrived (same tag versions); otherwise, and when it failed or was not
-      // storable, this request runs the handler itself.
-      if (entry !== undefined && tagsNow !== undefined && fits(entry, req, tagsNow)) {
-        replay(req, res, entry);
+      // A render started before a write this request must see (older tag versions) is not waited
+      // for: this request renders itself, and identical requests after it wait for this one.
+      if (current && tagsNow !== undefined) {
+        stats.coalesced++;
+        let entry: StoredResponse | undefined;
+        try {
+          entry = await withTimeout(existing.result, waitMs);
+        } catch (error) {
+          reportError(error, req);
+        }
+        // When the first request failed, or its response could not be shared (cookies, status,
+        // another Vary variant), this request runs the handler itself.
+        if (entry !== undefined && fits(entry, req, tagsNow)) {
+          replay(req, res, entry);
+          return;
+        }
+        stats.misses++;
+        mark(res, 'MISS');
+        next();
         return;
       }
-      stats.misses++;
-      mark(res, 'MISS');
-      next();
-      return;
     }
 
     let settle: ((entry: StoredResponse | undefined) => void) | undefined;
     if (req.method === 'GET' && !noStore) {
-      const flight = new Promise<StoredResponse | undefined>((resolve) => {
+      const result = new Promise<StoredResponse | undefined>((resolve) => {
         settle = (entry) => {
           if (inflight.get(key) === flight) inflight.delete(key);
           resolve(entry);
         };
       });
+      const flight: Flight = { result, tags: tagsNowP };
       inflight.set(key, flight);
     }
     let tagsNow: Map<string, number>;
@@ -456,6 +477,12 @@ export function invalidateTags(
   tagCache: TagCache = processTagCache(),
 ): Promise<void> {
   return bumpTags(tagCache, tags);
+}
+
+function sameVersions(a: Map<string, number>, b: Map<string, number>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [tag, version] of a) if (b.get(tag) !== version) return false;
+  return true;
 }
 
 function decode(payload: unknown): StoredResponse | undefined {

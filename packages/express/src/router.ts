@@ -66,8 +66,8 @@ type Precondition = { readonly ifVersion: number | undefined } | { readonly fail
 /** A problem thrown inside a handler and answered as it is. */
 class Answer extends Error {
   readonly problem: Problem;
-  constructor(problem: Problem) {
-    super(problem.title);
+  constructor(problem: Problem, cause?: unknown) {
+    super(problem.title, cause === undefined ? undefined : { cause });
     this.problem = problem;
   }
 }
@@ -117,7 +117,11 @@ export function writeThroughRouter<V>(
           : problemFor(error, { phase, retryAfterSeconds });
     if (problem.status >= 500) {
       try {
-        onError(error, req, problem.status);
+        onError(
+          error instanceof Answer && error.cause !== undefined ? error.cause : error,
+          req,
+          problem.status,
+        );
       } catch {
         // A failing logger must not turn the answer into another error.
       }
@@ -224,20 +228,18 @@ export function writeThroughRouter<V>(
     try {
       await options.responseCache!.invalidateTags(tagsOf(id, req));
     } catch (error) {
-      try {
-        onError(error, req, 503);
-      } catch {
-        // A failing logger must not hide the answer below.
-      }
-      throw new Answer({
-        status: 503,
-        title: 'Service Unavailable',
-        detail:
-          'the write was committed, but cached responses could not be invalidated; repeat the request ' +
-          'to invalidate them',
-        headers: { 'Retry-After': String(retryAfterSeconds), ETag: versionTag(version) },
-        extras: { committed: true, cause: 'tag-invalidation' },
-      });
+      throw new Answer(
+        {
+          status: 503,
+          title: 'Service Unavailable',
+          detail:
+            'the write was committed, but cached responses could not be invalidated; repeat the request ' +
+            'to invalidate them',
+          headers: { 'Retry-After': String(retryAfterSeconds), ETag: versionTag(version) },
+          extras: { committed: true, cause: 'tag-invalidation' },
+        },
+        error,
+      );
     }
   };
 

@@ -69,7 +69,7 @@ describe('GET /:id', () => {
   it('serves the new version after a write through the router: ETag round trip', async () => {
     const { app } = setup();
     const created = await request(app).put('/users/ada').send({ name: 'Ada' });
-    const etag1 = created.headers.etag;
+    const etag1 = created.headers.etag!;
     const same = await request(app).get('/users/ada').set('If-None-Match', etag1);
     expect(same.status).toBe(304);
     const updated = await request(app).put('/users/ada').set('If-Match', etag1).send({ name: 'Ada L.' });
@@ -155,13 +155,13 @@ describe('PUT /:id', () => {
     const pause = paused.pauseNextWrite();
     const first = request(appA)
       .put('/users/ada')
-      .set('If-Match', read1.headers.etag)
+      .set('If-Match', read1.headers.etag!)
       .send({ name: 'from A' });
     const firstDone = first.then((r) => r);
     await pause.reached; // A's conditional write is on its way to the database
     const second = await request(appB)
       .put('/users/ada')
-      .set('If-Match', read2.headers.etag)
+      .set('If-Match', read2.headers.etag!)
       .send({ name: 'from B' });
     expect(second.status).toBe(200);
     pause.release();
@@ -188,7 +188,7 @@ describe('PUT /:id', () => {
     expect(deleted.status).toBe(428);
     const withTag = await request(app)
       .patch('/users/ada')
-      .set('If-Match', created.headers.etag)
+      .set('If-Match', created.headers.etag!)
       .send({ a: 1 });
     expect(withTag.status).toBe(200);
     expect(await cache.get('ada')).toEqual({ name: 'x', a: 1 });
@@ -439,10 +439,10 @@ describe('GET /?ids=', () => {
     expect(res.headers.etag).toMatch(/^"l[\w-]+"$/);
     // a and b were cached by the writes; only zz reached the database, in one call.
     expect(records.calls.getMany + records.calls.get).toBe(1);
-    const again = await request(app).get('/users?ids=a,b,zz,a').set('If-None-Match', res.headers.etag);
+    const again = await request(app).get('/users?ids=a,b,zz,a').set('If-None-Match', res.headers.etag!);
     expect(again.status).toBe(304);
     await cache.set('zz', { name: 'Z' });
-    const changed = await request(app).get('/users?ids=a,b,zz,a').set('If-None-Match', res.headers.etag);
+    const changed = await request(app).get('/users?ids=a,b,zz,a').set('If-None-Match', res.headers.etag!);
     expect(changed.status).toBe(200);
     expect(changed.body.missing).toEqual([]);
     const repeated = await request(app).get('/users?ids=a&ids=zz');
