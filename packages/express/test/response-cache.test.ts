@@ -10,7 +10,7 @@ import {
   type TagMark,
   writeThroughRouter,
 } from '../src/index.ts';
-import { memoryCache, type User } from './helpers.ts';
+import { memoryCache } from './helpers.ts';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -550,6 +550,3 @@ describe('cacheResponses: options', () => {
     expect((await request(app).get('/p')).body).toEqual({ n: 2 });
   });
 });
-
-// The users of these tests are plain objects.
-export type { User };
