@@ -95,6 +95,16 @@ interface Prepared<V> {
   readonly frozen: V;
 }
 
+/** A row of a batch the record store committed, on its way to the tiers. */
+interface CommittedRow<V> {
+  readonly key: string;
+  readonly token: string;
+  /** Per tier, whether `beginWrite` succeeded there. */
+  readonly begun: boolean[];
+  readonly version: number;
+  readonly p: Prepared<V>;
+}
+
 type WriteOp<V> =
   | { readonly kind: 'set'; readonly p: Prepared<V>; readonly ifVersion: number | undefined }
   | { readonly kind: 'delete'; readonly ifVersion: number | undefined };
@@ -861,24 +871,13 @@ export class WriteThroughCache<V> {
         return results;
       }
       const tokens = new Map<string, string>();
-      const begun = new Map<string, boolean[]>();
-      await Promise.all(
-        rows.map(async ({ key }) => {
-          const token = this.#newToken();
-          tokens.set(key, token);
-          this.#flights.delete(key);
-          try {
-            begun.set(
-              key,
-              this.#guards.has('write-marks')
-                ? this.#tiers.map(() => false)
-                : await this.#beginAll(key, token),
-            );
-          } catch (error) {
-            results.set(key, error as Error);
-          }
-        }),
-      );
+      for (const key of keys) {
+        tokens.set(key, this.#newToken());
+        this.#flights.delete(key);
+      }
+      const begun = this.#guards.has('write-marks')
+        ? new Map(keys.map((key) => [key, this.#tiers.map(() => false)]))
+        : await this.#beginMany(keys, tokens, results);
       const ready = rows.filter((r) => !results.has(r.key));
       if (!this.#guards.has('publish-begin')) {
         for (const { key } of ready) if (begun.get(key)?.some(Boolean)) this.#publish(key, 0);
@@ -924,38 +923,39 @@ export class WriteThroughCache<V> {
           );
           return;
         }
-        await Promise.all(
-          group.map(async ({ key, p }) => {
-            const version = versions.get(key)?.version;
-            try {
-              checkVersion(version, key);
-            } catch (error) {
+        const committed: CommittedRow<V>[] = [];
+        const invalid: { key: string; error: unknown }[] = [];
+        for (const { key, p } of group) {
+          const version = versions.get(key)?.version;
+          try {
+            checkVersion(version, key);
+          } catch (error) {
+            invalid.push({ key, error });
+            continue;
+          }
+          this.#flights.delete(key);
+          committed.push({ key, token: tokens.get(key)!, begun: begun.get(key)!, version, p });
+        }
+        const [held] = await Promise.all([
+          this.#commitMany(committed),
+          Promise.all(
+            invalid.map(async ({ key, error }) => {
               results.set(key, await this.#writeFailed(key, tokens.get(key)!, begun.get(key)!, error));
-              return;
-            }
-            this.#flights.delete(key);
-            let held: boolean;
-            try {
-              held = await this.#commitAll(
-                key,
-                tokens.get(key)!,
-                begun.get(key)!,
-                version!,
-                p,
-                undefined,
-                undefined,
-              );
-            } catch (error) {
-              results.set(key, error as Error);
-              return;
-            }
-            this.#publish(key, version!);
-            if (held) settled.push({ key, version: version! });
-            this.#stats.writes++;
-            if (this.#listening) this.#emit('write', { key, version: version!, op: 'set' });
-            results.set(key, version!);
-          }),
-        );
+            }),
+          ),
+        ]);
+        for (const { key, version } of committed) {
+          const outcome = held.get(key)!;
+          if (outcome instanceof Error) {
+            results.set(key, outcome);
+            continue;
+          }
+          this.#publish(key, version);
+          if (outcome) settled.push({ key, version });
+          this.#stats.writes++;
+          if (this.#listening) this.#emit('write', { key, version, op: 'set' });
+          results.set(key, version);
+        }
         if (settled.length > 0) this.#settle(settled);
       };
       if (ready.length > 0) await commitGroup(ready);
@@ -964,6 +964,253 @@ export class WriteThroughCache<V> {
     } finally {
       release();
     }
+  }
+
+  /**
+   * `#beginAll` for the keys of a batch. A tier that offers `beginWriteMany` gets one call for all
+   * keys, after the tiers above it; a failed call counts as a failed `beginWrite` of each key (not
+   * begun there; with `onCacheError: 'fail'`, the key's write is not sent). Without such a tier, it is
+   * `#beginAll` for each key. A key whose write must not be sent gets its error in `results`.
+   */
+  async #beginMany(
+    keys: readonly string[],
+    tokens: ReadonlyMap<string, string>,
+    results: Map<string, number | Error>,
+  ): Promise<Map<string, boolean[]>> {
+    const begun = new Map<string, boolean[]>();
+    if (keys.length < 2 || !this.#tiers.some((t) => t.beginMany)) {
+      await Promise.all(
+        keys.map(async (key) => {
+          try {
+            begun.set(key, await this.#beginAll(key, tokens.get(key)!));
+          } catch (error) {
+            results.set(key, error as Error);
+          }
+        }),
+      );
+      return begun;
+    }
+    for (const key of keys)
+      begun.set(
+        key,
+        this.#tiers.map(() => false),
+      );
+    let live = keys;
+    /** With `fail`: the write of these keys is not sent; the tiers they began are aborted. */
+    const refuse = async (refused: readonly string[], error: (key: string) => Error): Promise<void> => {
+      const out = new Set(refused);
+      live = live.filter((key) => !out.has(key));
+      await Promise.all(
+        refused.map(async (key) => {
+          await this.#abortAll(key, tokens.get(key)!, begun.get(key)!);
+          results.set(key, error(key));
+        }),
+      );
+    };
+    for (let i = 0; i < this.#tiers.length && live.length > 0; i++) {
+      const tier = this.#tiers[i]!;
+      if ((tier === this.#l1 && this.#l1Bypassed) || !tier.available) {
+        if (this.#policy === 'fail' && tier !== this.#l1) {
+          await refuse(
+            live,
+            (key) =>
+              new CacheTierError(`the ${tier.name} tier is unavailable; the write was not sent`, tier.name, {
+                key,
+              }),
+          );
+        }
+        continue;
+      }
+      const failed = new Map<string, unknown>();
+      if (tier.sync) {
+        for (const key of live) {
+          try {
+            tier.store.beginWriteSync!(key, tokens.get(key)!, this.#markTtlMs);
+            tier.succeeded();
+            begun.get(key)![i] = true;
+          } catch (error) {
+            tier.failed();
+            failed.set(key, error);
+          }
+        }
+      } else if (tier.beginMany && live.length > 1) {
+        try {
+          await tier.store.beginWriteMany!(
+            live.map((key) => ({ key, token: tokens.get(key)! })),
+            this.#markTtlMs,
+          );
+          tier.succeeded();
+          for (const key of live) begun.get(key)![i] = true;
+        } catch (error) {
+          tier.failed();
+          for (const key of live) failed.set(key, error);
+        }
+      } else {
+        await Promise.all(
+          live.map(async (key) => {
+            try {
+              await tier.store.beginWrite(key, tokens.get(key)!, this.#markTtlMs);
+              tier.succeeded();
+              begun.get(key)![i] = true;
+            } catch (error) {
+              tier.failed();
+              failed.set(key, error);
+            }
+          }),
+        );
+      }
+      if (failed.size === 0) continue;
+      for (const [key, error] of failed) this.#emitError(key, tier, 'beginWrite', error);
+      if (this.#policy === 'fail') {
+        await refuse(
+          [...failed.keys()],
+          (key) =>
+            new CacheTierError(
+              `beginWrite failed on the ${tier.name} tier; the write was not sent`,
+              tier.name,
+              { key, cause: failed.get(key) },
+            ),
+        );
+      }
+    }
+    return begun;
+  }
+
+  /**
+   * `#commitAll` for the committed rows of a batch: per tier, from the bottom up, one
+   * `commitWriteMany` for the keys that began there and one `invalidateMany` (with each version) for
+   * those that did not, where the tier offers them. A failed call counts as a failed step of each of
+   * its keys: queued for repair, and with `onCacheError: 'fail'` the key's outcome is a
+   * `CacheTierError`. Answers, per key, whether every tier took the write (or that error). Without
+   * such a tier, it is `#commitAll` for each key.
+   */
+  async #commitMany(rows: readonly CommittedRow<V>[]): Promise<Map<string, boolean | Error>> {
+    const held = new Map<string, boolean | Error>();
+    if (rows.length < 2 || !this.#tiers.some((t) => t.commitMany || t.invalidateMany)) {
+      await Promise.all(
+        rows.map(async ({ key, token, begun, version, p }) => {
+          try {
+            held.set(key, await this.#commitAll(key, token, begun, version, p, undefined, undefined));
+          } catch (error) {
+            held.set(key, error as Error);
+          }
+        }),
+      );
+      return held;
+    }
+    const failures = new Map<string, { tier: Tier; error: unknown }>();
+    for (let i = this.#tiers.length - 1; i >= 0; i--) {
+      const tier = this.#tiers[i]!;
+      const fail = (row: CommittedRow<V>, op: string, error: unknown): void => {
+        this.#emitError(row.key, tier, op, error);
+        tier.queueRepair(row.key, row.version, this.#maxRepairs);
+        this.#scheduleRepair();
+        if (!failures.has(row.key)) failures.set(row.key, { tier, error });
+      };
+      const entryOf = (row: CommittedRow<V>): TierEntry<unknown> =>
+        tier.serialized
+          ? { kind: 'value', payload: row.p.text, version: row.version }
+          : localEntry(row.p.frozen, row.version);
+      const commits = rows.filter((row) => row.begun[i]);
+      const skip = tier === this.#l1 && this.#l1Bypassed;
+      const invalidates = skip ? [] : rows.filter((row) => !row.begun[i]);
+      if (tier.sync) {
+        for (const row of commits) {
+          try {
+            const ttl = tier.ttl(false, undefined, this.#jitter);
+            tier.store.commitWriteSync!(row.key, row.token, entryOf(row), ttl);
+            tier.succeeded();
+          } catch (error) {
+            tier.failed();
+            fail(row, 'commitWrite', error);
+          }
+        }
+        for (const row of invalidates) {
+          try {
+            tier.store.invalidateSync!(row.key, row.version);
+            tier.succeeded();
+          } catch (error) {
+            tier.failed();
+            fail(row, 'invalidate', error);
+          }
+        }
+        continue;
+      }
+      const steps: Promise<void>[] = [];
+      const settle = (done: Promise<unknown>, of: readonly CommittedRow<V>[], op: string): void => {
+        steps.push(
+          done.then(
+            () => tier.succeeded(),
+            (error: unknown) => {
+              tier.failed();
+              for (const row of of) fail(row, op, error);
+            },
+          ),
+        );
+      };
+      const call = <T>(step: () => Promise<T>): Promise<T> => {
+        try {
+          return step();
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      };
+      if (tier.commitMany && commits.length > 1) {
+        const items = commits.map((row) => ({
+          key: row.key,
+          token: row.token,
+          entry: entryOf(row),
+          ttlMs: tier.ttl(false, undefined, this.#jitter),
+        }));
+        settle(
+          call(() => tier.store.commitWriteMany!(items)),
+          commits,
+          'commitWrite',
+        );
+      } else {
+        for (const row of commits) {
+          const ttl = tier.ttl(false, undefined, this.#jitter);
+          settle(
+            call(() => tier.store.commitWrite(row.key, row.token, entryOf(row), ttl)),
+            [row],
+            'commitWrite',
+          );
+        }
+      }
+      if (tier.invalidateMany && invalidates.length > 1) {
+        const items = invalidates.map((row) => ({ key: row.key, version: row.version }));
+        settle(
+          call(() => tier.store.invalidateMany!(items)),
+          invalidates,
+          'invalidate',
+        );
+      } else {
+        for (const row of invalidates) {
+          settle(
+            call(() => tier.store.invalidate(row.key, row.version)),
+            [row],
+            'invalidate',
+          );
+        }
+      }
+      await Promise.all(steps);
+    }
+    for (const { key, version } of rows) {
+      const failure = failures.get(key);
+      if (failure === undefined) held.set(key, true);
+      else if (this.#policy !== 'fail') held.set(key, false);
+      else {
+        held.set(
+          key,
+          new CacheTierError(
+            `the write committed at version ${version}, but the ${failure.tier.name} tier failed; the key is queued for repair`,
+            failure.tier.name,
+            { key, cause: failure.error },
+          ),
+        );
+      }
+    }
+    return held;
   }
 
   /** `beginWrite` on every tier; a tier that cannot be reached is recorded as not begun. */

@@ -118,6 +118,26 @@ export interface CacheStoreCapabilities {
   readonly sync: boolean;
 }
 
+/** One key of `CacheStore.beginWriteMany`: `beginWrite(key, token, markTtlMs)`. */
+export interface BeginWriteItem {
+  readonly key: string;
+  readonly token: string;
+}
+
+/** One key of `CacheStore.commitWriteMany`: `commitWrite(key, token, entry, ttlMs)`. */
+export interface CommitWriteItem<P> {
+  readonly key: string;
+  readonly token: string;
+  readonly entry: TierEntry<P>;
+  readonly ttlMs: number;
+}
+
+/** One key of `CacheStore.invalidateMany`: `invalidate(key, version)` (no version: `invalidate(key)`). */
+export interface InvalidateItem {
+  readonly key: string;
+  readonly version?: number;
+}
+
 /** Time limits the engine passes to a tier's protocol steps. */
 export interface LeaseOptions {
   /** How long a fill lease lives, ms: it must outlast a record-store read. */
@@ -173,6 +193,23 @@ export interface CacheStore<P = unknown> {
    * in-flight set is left as it is.
    */
   invalidate(key: string, version?: number): Promise<void>;
+  /**
+   * Optional batched steps, for a tier where one call per key costs a round trip (Redis). Each is
+   * exactly its per-key step applied to every item, in the order of `items`: each key's step is still
+   * one atomic step, and nothing is promised across keys (another caller's step may run between two
+   * keys of one batch). Arguments are checked before any step runs: an invalid item rejects the call
+   * with no step applied. When the call rejects for another reason (a timeout, a lost connection), any
+   * subset of the keys may have had their step applied, each one whole or not at all: the caller must
+   * treat every key of the call as if its own per-key step had failed. The engine uses them for
+   * batched writes (`batch` option, `setMany`) when the tier offers them, and per-key steps otherwise.
+   *
+   * `beginWriteMany`: `beginWrite(key, token, markTtlMs)` for each item.
+   */
+  beginWriteMany?(items: readonly BeginWriteItem[], markTtlMs: number): Promise<void>;
+  /** `commitWrite(key, token, entry, ttlMs)` for each item (see `beginWriteMany`); answers each one's result, in order. */
+  commitWriteMany?(items: readonly CommitWriteItem<P>[]): Promise<boolean[]>;
+  /** `invalidate(key, version)` for each item (see `beginWriteMany`); an item without a version is `invalidate(key)`. */
+  invalidateMany?(items: readonly InvalidateItem[]): Promise<void>;
   /** Removes every entry, lease and mark of this store (its namespace only, for a shared tier). */
   clear(): Promise<void>;
   /** Releases what the store opened (not what the user passed in). */

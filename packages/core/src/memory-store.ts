@@ -6,7 +6,16 @@
  */
 
 import { coarseNow } from './clock.js';
-import type { CacheStore, CacheStoreCapabilities, LeaseOptions, Lookup, TierEntry } from './contracts.js';
+import type {
+  BeginWriteItem,
+  CacheStore,
+  CacheStoreCapabilities,
+  CommitWriteItem,
+  InvalidateItem,
+  LeaseOptions,
+  Lookup,
+  TierEntry,
+} from './contracts.js';
 import { CacheClosedError, InvalidArgumentError } from './errors.js';
 import { ExpiringMap } from './expiring-map.js';
 import { Sieve, type SieveNode } from './sieve.js';
@@ -319,6 +328,38 @@ export class MemoryStore<P> implements CacheStore<P> {
   /** See `invalidateSync`. */
   async invalidate(key: string, version?: number): Promise<void> {
     this.invalidateSync(key, version);
+  }
+
+  /** `beginWriteSync` for each item, in order (the TTL checked first). */
+  async beginWriteMany(items: readonly BeginWriteItem[], markTtlMs: number): Promise<void> {
+    if (this.#closed) throw closedError();
+    positiveDuration('markTtlMs', markTtlMs);
+    for (const item of items) this.beginWriteSync(item.key, item.token, markTtlMs);
+  }
+
+  /** `commitWriteSync` for each item, in order (every TTL checked first); each one's result. */
+  async commitWriteMany(items: readonly CommitWriteItem<P>[]): Promise<boolean[]> {
+    if (this.#closed) throw closedError();
+    for (const item of items) positiveDuration('ttlMs', item.ttlMs, item.key);
+    const results: boolean[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      results[i] = this.commitWriteSync(item.key, item.token, item.entry, item.ttlMs);
+    }
+    return results;
+  }
+
+  /** `invalidateSync` for each item, in order (every version checked first). */
+  async invalidateMany(items: readonly InvalidateItem[]): Promise<void> {
+    if (this.#closed) throw closedError();
+    for (const { key, version } of items) {
+      if (version !== undefined && (!Number.isFinite(version) || version < 0)) {
+        throw new InvalidArgumentError(`version must be a finite number >= 0, got ${String(version)}`, {
+          key,
+        });
+      }
+    }
+    for (const { key, version } of items) this.invalidateSync(key, version);
   }
 
   /** See `clearSync`. */

@@ -14,6 +14,12 @@ export class Tier {
   readonly serialized: boolean;
   /** The store offers every synchronous step (`capabilities.sync`). */
   readonly sync: boolean;
+  /** An asynchronous tier that offers `beginWriteMany` (batched writes use it). */
+  readonly beginMany: boolean;
+  /** An asynchronous tier that offers `commitWriteMany`. */
+  readonly commitMany: boolean;
+  /** An asynchronous tier that offers `invalidateMany`. */
+  readonly invalidateMany: boolean;
   /** Time to live of values and of absences in this tier, before jitter. */
   readonly ttlMs: number;
   readonly absentTtlMs: number;
@@ -53,6 +59,9 @@ export class Tier {
       typeof st.commitWriteSync === 'function' &&
       typeof st.abortWriteSync === 'function' &&
       typeof st.invalidateSync === 'function';
+    this.beginMany = !this.sync && typeof st.beginWriteMany === 'function';
+    this.commitMany = !this.sync && typeof st.commitWriteMany === 'function';
+    this.invalidateMany = !this.sync && typeof st.invalidateMany === 'function';
     this.ttlMs = init.ttlMs;
     this.absentTtlMs = init.absentTtlMs;
     this.leaseOptions = { leaseTtlMs: init.leaseTtlMs };
