@@ -254,10 +254,13 @@ export function cacheResponses(options: CacheResponsesOptions = {}): ResponseCac
     return { key, tags };
   };
 
-  /** Whether `entry` may answer `req`: same tag versions as now, and the same values of its Vary headers. */
+  /**
+   * Whether `entry` may answer `req`: rendered under the same tags at versions no older than the
+   * ones read now (a newer one was rendered after writes this instance has not heard of yet, which
+   * is fine to serve), and with the same values of the request headers its Vary names.
+   */
   const fits = (entry: StoredResponse, req: Request, tagsNow: Map<string, number>): boolean => {
-    if (entry.tags.length !== tagsNow.size) return false;
-    for (const [tag, version] of entry.tags) if (tagsNow.get(tag) !== version) return false;
+    if (!covers(new Map(entry.tags), tagsNow)) return false;
     for (const [name, value] of entry.vary) if (headerValue(req.headers, name) !== value) return false;
     return true;
   };
@@ -310,8 +313,8 @@ export function cacheResponses(options: CacheResponsesOptions = {}): ResponseCac
       if (look.kind === 'hit') {
         const entry = look.entry.kind === 'value' ? decode(look.entry.payload) : undefined;
         if (entry !== undefined && fits(entry, req, tagsNow)) return { entry };
-        // Older than a tag, or another variant: removed (which also frees the lease), then leased again.
         if (entry?.tags.some(([t, v]) => (tagsNow.get(t) ?? 0) > v)) stats.stale++;
+        // Older than a tag, or another variant: removed (which also frees the lease), then leased again.
         await store.invalidate(key);
         if (attempt >= 1) return { token: undefined };
         continue;
@@ -371,7 +374,7 @@ export function cacheResponses(options: CacheResponsesOptions = {}): ResponseCac
       try {
         const [now, started] = await Promise.all([tagsNowP, existing.tags]);
         tagsNow = now;
-        current = sameVersions(now, started);
+        current = covers(started, now);
       } catch (error) {
         reportError(error, req);
       }
@@ -479,9 +482,13 @@ export function invalidateTags(
   return bumpTags(tagCache, tags);
 }
 
-function sameVersions(a: Map<string, number>, b: Map<string, number>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [tag, version] of a) if (b.get(tag) !== version) return false;
+/** Whether `rendered` holds the same tags as `now`, each at a version at least as new. */
+function covers(rendered: Map<string, number>, now: Map<string, number>): boolean {
+  if (rendered.size !== now.size) return false;
+  for (const [tag, version] of now) {
+    const seen = rendered.get(tag);
+    if (seen === undefined || seen < version) return false;
+  }
   return true;
 }
 

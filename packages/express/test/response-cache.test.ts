@@ -550,3 +550,28 @@ describe('cacheResponses: options', () => {
     expect((await request(app).get('/p')).body).toEqual({ n: 2 });
   });
 });
+
+describe('cacheResponses: an instance behind on a tag', () => {
+  it('serves a response rendered under newer tag versions, and leaves it for the others', async () => {
+    // Two tag caches on one record store and no bus: B's L1 keeps the old tag version.
+    const records = memoryRecords<TagMark>();
+    const tagsA = createCache<TagMark>({ name: 'tags', records, retry: false });
+    const tagsB = createCache<TagMark>({ name: 'tags', records, retry: false });
+    closers.push(
+      () => tagsA.close(),
+      () => tagsB.close(),
+    );
+    const store = memoryStore<unknown>();
+    const a = cachedApp({ tagCache: tagsA, store, tags: ['t'] });
+    const b = cachedApp({ tagCache: tagsB, store, tags: ['t'] });
+    await request(b.app).get('/report'); // B reads tag t (absent, version 0) into its L1, and stores
+    await invalidateTags(['t'], tagsA);
+    const onA = await request(a.app).get('/report');
+    expect(onA.headers['x-cache']).toBe('MISS'); // stale for A, rendered under the new version
+    const onB = await request(b.app).get('/report');
+    expect(onB.headers['x-cache']).toBe('HIT');
+    expect(onB.body).toEqual(onA.body);
+    expect((await request(a.app).get('/report')).headers['x-cache']).toBe('HIT');
+    expect(a.state.renders + b.state.renders).toBe(2);
+  });
+});
