@@ -83,6 +83,19 @@ describe('cacheResponses: hits and misses', () => {
     expect(first.body).toEqual({ n: 1, query: {} });
   });
 
+  it('a HEAD miss runs the handler and stores nothing', async () => {
+    const { app, state, store } = cachedApp();
+    const head = await request(app).head('/report');
+    expect(head.status).toBe(200);
+    expect(head.headers['x-cache']).toBe('MISS');
+    expect(store.size).toBe(0);
+    const get = await request(app).get('/report');
+    expect(get.headers['x-cache']).toBe('MISS');
+    expect(get.body).toEqual({ n: 2, query: {} });
+    expect(state.renders).toBe(2);
+    expect(store.size).toBe(1);
+  });
+
   it('keeps the status of cacheable answers (404) and stores no 5xx', async () => {
     const notFound = cachedApp({}, (_req, res, n) => {
       res.status(404).json({ missing: true, n });
@@ -347,6 +360,24 @@ describe('cacheResponses: coalescing', () => {
     const bodies = results.filter((r) => r.status === 200).map((r) => r.body.n);
     expect(bodies.sort()).toEqual([2, 3]);
     expect(state.renders).toBe(3);
+  });
+
+  it('a waiter whose wait runs out renders itself while the first request is still running', async () => {
+    const release = deferred<void>();
+    const { app, state } = cachedApp({ waitMs: 1 }, async (_req, res, n) => {
+      if (n === 1) await release.promise;
+      res.json({ n });
+    });
+    const first = request(app)
+      .get('/report')
+      .then((r) => r);
+    await waitFor(() => state.renders === 1, { what: 'the first render' });
+    const second = await request(app).get('/report');
+    expect(second.status).toBe(200);
+    expect(second.body).toEqual({ n: 2 });
+    expect(release.settled).toBe(false);
+    release.resolve();
+    expect((await first).body).toEqual({ n: 1 });
   });
 
   it('waiters never receive the first request’s cookie', async () => {
