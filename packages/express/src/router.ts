@@ -313,9 +313,21 @@ export function writeThroughRouter<V>(
       const patch = await readJsonBody(req, maxBodyBytes);
       const ifMatch = parseTagCondition(req.headers['if-match']);
       const ifNoneMatch = parseTagCondition(req.headers['if-none-match']);
+      const named = ifMatch === undefined || ifMatch.any ? 0 : Math.max(0, ...strongVersions(ifMatch));
+      let probed = false;
       for (let attempt = 1; ; attempt++) {
         phase = 'read';
         const current: Versioned<V> | undefined = await cache.getEntry(key);
+        if (named > (current?.version ?? 0) && !probed) {
+          // The client has seen a newer version than this instance's copy (another instance wrote
+          // it and the bus has not arrived yet). A delete "only if absent" writes nothing, but makes
+          // the engine drop the key from every tier, so the next read comes from the database.
+          probed = true;
+          await cache.delete(key, { ifVersion: 0 }).catch((error: unknown) => {
+            if (errorCode(error) !== 'WT_VERSION_CONFLICT') throw error;
+          });
+          continue;
+        }
         if (current === undefined) {
           throw ifMatch === undefined ? notFound() : preconditionFailed(0);
         }

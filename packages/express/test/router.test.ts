@@ -596,3 +596,34 @@ describe('failures', () => {
     expect(options.headers.allow).toBe('GET, HEAD, PUT, PATCH, DELETE');
   });
 });
+
+describe('an instance whose copy is behind the client', () => {
+  it('PATCH with a newer If-Match than the cached copy merges into the database’s version, not 412', async () => {
+    // Two instances on one database and no bus: A's L1 keeps v1 after B writes v2.
+    const records = memoryRecords<User>();
+    const a = newCache(records);
+    const b = newCache(records);
+    closers.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    await a.set('ada', { name: 'Ada' });
+    expect(await a.get('ada')).toEqual({ name: 'Ada' });
+    const onB = await request(routerApp(b).app).put('/users/ada').send({ name: 'Ada L.', email: 'a@x' });
+    expect(await a.get('ada')).toEqual({ name: 'Ada' }); // A is behind
+    const patched = await request(routerApp(a).app)
+      .patch('/users/ada')
+      .set('If-Match', onB.headers.etag!)
+      .send({ email: null });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toEqual({ name: 'Ada L.' });
+    expect(records.peek('ada')).toMatchObject({ found: true, value: { name: 'Ada L.' } });
+    // A client behind the database still gets 412.
+    const stale = await request(routerApp(a).app)
+      .patch('/users/ada')
+      .set('If-Match', onB.headers.etag!)
+      .send({});
+    expect(stale.status).toBe(412);
+    expect(stale.headers.etag).toBe(patched.headers.etag);
+  });
+});
