@@ -7,8 +7,11 @@
 
 import {
   AbortedError,
+  type BeginWriteItem,
   type BusState,
   type CacheStore,
+  type CommitWriteItem,
+  type InvalidateItem,
   type InvalidationBus,
   type InvalidationMessage,
   type LeaseOptions,
@@ -48,6 +51,9 @@ export type CacheStoreMethod =
   | 'commitWrite'
   | 'abortWrite'
   | 'invalidate'
+  | 'beginWriteMany'
+  | 'commitWriteMany'
+  | 'invalidateMany'
   | 'clear'
   | 'close';
 
@@ -417,6 +423,9 @@ export function chaosCacheStore<P>(inner: CacheStore<P>): Chaotic<CacheStore<P>,
       ),
   );
   const getSync = inner.getSync?.bind(inner);
+  const beginWriteMany = inner.beginWriteMany?.bind(inner);
+  const commitWriteMany = inner.commitWriteMany?.bind(inner);
+  const invalidateMany = inner.invalidateMany?.bind(inner);
   const store: CacheStore<P> = {
     capabilities: inner.capabilities,
     get: (key: string, options: LeaseOptions) =>
@@ -446,6 +455,27 @@ export function chaosCacheStore<P>(inner: CacheStore<P>): Chaotic<CacheStore<P>,
       : {
           getSync: (key: string, options: LeaseOptions) =>
             chaos.runSync('getSync', [key, options], () => getSync(key, options)),
+        }),
+    // The batched steps only when the tier has them (the engine falls back to per-key steps otherwise).
+    ...(beginWriteMany === undefined
+      ? {}
+      : {
+          beginWriteMany: (items: readonly BeginWriteItem[], markTtlMs: number) =>
+            chaos.run('beginWriteMany', [items, markTtlMs], undefined, () =>
+              beginWriteMany(items, markTtlMs),
+            ),
+        }),
+    ...(commitWriteMany === undefined
+      ? {}
+      : {
+          commitWriteMany: (items: readonly CommitWriteItem<P>[]) =>
+            chaos.run('commitWriteMany', [items], undefined, () => commitWriteMany(items)),
+        }),
+    ...(invalidateMany === undefined
+      ? {}
+      : {
+          invalidateMany: (items: readonly InvalidateItem[]) =>
+            chaos.run('invalidateMany', [items], undefined, () => invalidateMany(items)),
         }),
   };
   return { store, chaos };

@@ -233,6 +233,91 @@ function expectLease(lookup: Lookup<unknown>, message: string): void {
   expect((lookup as { token: string }).token.length, `${message} (non-empty token)`).toBeGreaterThan(0);
 }
 
+/** The batched steps of a store, when it offers all three (the batched checks skip a store without them). */
+interface Batched {
+  beginWriteMany(items: readonly { key: string; token: string }[], markTtlMs: number): Promise<void>;
+  commitWriteMany(
+    items: readonly { key: string; token: string; entry: Entry; ttlMs: number }[],
+  ): Promise<boolean[]>;
+  invalidateMany(items: readonly { key: string; version?: number }[]): Promise<void>;
+}
+
+function batchedSteps(store: CacheStore<unknown>): Batched | undefined {
+  const { beginWriteMany, commitWriteMany, invalidateMany } = store;
+  if (beginWriteMany === undefined && commitWriteMany === undefined && invalidateMany === undefined) {
+    return undefined;
+  }
+  expect(
+    [typeof beginWriteMany, typeof commitWriteMany, typeof invalidateMany],
+    'a store offering batched steps offers all three',
+  ).toEqual(['function', 'function', 'function']);
+  return {
+    beginWriteMany: (items, markTtlMs) => beginWriteMany!.call(store, items, markTtlMs),
+    commitWriteMany: (items) => commitWriteMany!.call(store, items),
+    invalidateMany: (items) => invalidateMany!.call(store, items),
+  };
+}
+
+/** A lookup with a lease's token left out, so that two keys' answers compare. */
+function shape(lookup: Lookup<unknown>): unknown {
+  return lookup.kind === 'lease' ? { kind: 'lease' } : lookup;
+}
+
+/**
+ * What a key looks like from outside, comparable between two keys: `get` (a lease's token left
+ * out); when it leases, whether a fill of `probe` installs (so the floor shows), and `get` again.
+ */
+async function observe(p: Probe, key: string, probe: Entry): Promise<unknown> {
+  const lookup = await p.get(key);
+  if (lookup.kind !== 'lease') return { get: shape(lookup) };
+  const filled = await p.store.fill(key, lookup.token, probe, TTL);
+  return { get: 'lease', filled, next: shape(await p.get(key)) };
+}
+
+/**
+ * One starting state of a key for the batched checks: `setUp` brings a fresh key there; `after`
+ * (optional) runs steps after the step under test and answers what they returned.
+ */
+interface Situation {
+  readonly label: string;
+  readonly setUp: (p: Probe, key: string) => Promise<void>;
+  readonly after?: (p: Probe, key: string) => Promise<unknown>;
+}
+
+/**
+ * Runs a batched step against its per-key step over `situations`: each situation is set up on two
+ * fresh keys, the per-key step runs on the first key of every situation (one call each), the batched
+ * step on the second keys (one call for all), and then both keys of a situation must answer the same
+ * and look the same from outside (`after`, then `observe`).
+ */
+async function compareBatched<R>(
+  p: Probe,
+  situations: readonly Situation[],
+  perKey: (key: string, i: number) => Promise<R>,
+  batched: (keys: string[]) => Promise<R[]>,
+  probe: Entry,
+): Promise<void> {
+  const single = situations.map(() => p.key());
+  const many = situations.map(() => p.key());
+  for (const [i, s] of situations.entries()) {
+    await s.setUp(p, single[i]!);
+    await s.setUp(p, many[i]!);
+  }
+  const expected: R[] = [];
+  for (const [i, key] of single.entries()) expected.push(await perKey(key, i));
+  const got = await batched(many);
+  expect(got.length, 'the batched step answers one result per item').toBe(situations.length);
+  for (const [i, s] of situations.entries()) {
+    expect(got[i], `${s.label}: the batched step must answer as the per-key step`).toEqual(expected[i]);
+    const after = async (key: string) => ({
+      after: s.after === undefined ? undefined : await s.after(p, key),
+      seen: await observe(p, key, probe),
+    });
+    const want = await after(single[i]!);
+    expect(await after(many[i]!), `${s.label}: the key must end as with the per-key step`).toEqual(want);
+  }
+}
+
 /** A check's place in the suite: its group, its test title, and whether it needs a second store. */
 interface CheckSpec {
   readonly group: string;
@@ -995,6 +1080,327 @@ const specs = {
         await store.invalidate(key, 200 + i);
         await p.lease(key, `${label}: invalidate(v)`);
       }
+    },
+  },
+
+  // -------------------------------------------------------------------------------------- batched
+  beginWriteManyMatchesBeginWrite: {
+    group: 'batched steps',
+    title:
+      'beginWriteMany (when offered) does what beginWrite does to each key: fresh, cached, absent, leased, marked, floored',
+    run: async (store, env) => {
+      const b = batchedSteps(store);
+      if (b === undefined) return;
+      const p = new Probe(store, env);
+      const leases = new Map<string, string>();
+      const situations: Situation[] = [
+        { label: 'fresh key', setUp: async () => {} },
+        { label: 'cached value', setUp: (q, key) => q.install(key, q.value(1, 5), 'install v5') },
+        { label: 'cached absence', setUp: (q, key) => q.install(key, q.absent(5), 'install absent v5') },
+        {
+          label: 'leased by a reader',
+          setUp: async (q, key) => {
+            leases.set(key, await q.lease(key, 'a reader'));
+          },
+          // The reader's lease was revoked: its fill acts as invalidate(6) and installs nothing.
+          after: (q, key) => q.store.fill(key, leases.get(key)!, q.value(9, 6), TTL),
+        },
+        {
+          label: 'another writer in flight',
+          setUp: (q, key) => q.store.beginWrite(key, 'other', MARK),
+          after: async (q, key) => ({
+            mine: await q.store.commitWrite(key, 'w', q.value(2, 7), TTL),
+            other: await q.store.commitWrite(key, 'other', q.value(3, 8), TTL),
+          }),
+        },
+        { label: 'this writer already in flight', setUp: (q, key) => q.store.beginWrite(key, 'w', MARK) },
+        { label: 'floor above the write', setUp: (q, key) => q.store.invalidate(key, 9) },
+        {
+          label: 'a writer came and went (value and floor v3)',
+          setUp: async (q, key) => {
+            await q.store.beginWrite(key, 'gone', MARK);
+            await q.commit(key, 'gone', q.value(4, 3), true, 'the earlier writer');
+          },
+        },
+      ];
+      const after = (key: string) => p.get(key).then(shape);
+      await compareBatched(
+        p,
+        situations,
+        async (key) => {
+          await store.beginWrite(key, 'w', MARK);
+          return after(key);
+        },
+        async (keys) => {
+          await b.beginWriteMany(
+            keys.map((key) => ({ key, token: 'w' })),
+            MARK,
+          );
+          return Promise.all(keys.map(after));
+        },
+        p.value(5, 8),
+      );
+      // Then this writer's commit, per key, on keys begun either way.
+      const [one, many] = [p.key(), p.key()];
+      await store.beginWrite(one, 'w', MARK);
+      await b.beginWriteMany([{ key: many, token: 'w' }], MARK);
+      await p.commit(one, 'w', p.value(6, 7), true, 'commit after beginWrite');
+      await p.commit(many, 'w', p.value(6, 7), true, 'commit after beginWriteMany');
+      await p.expectHit(many, p.value(6, 7), 'installed');
+    },
+  },
+  commitWriteManyMatchesCommitWrite: {
+    group: 'batched steps',
+    title:
+      'commitWriteMany (when offered) answers and does what commitWrite does to each key: alone, others in flight, token missing, floors, absences',
+    run: async (store, env) => {
+      const b = batchedSteps(store);
+      if (b === undefined) return;
+      const p = new Probe(store, env);
+      const leases = new Map<string, string>();
+      const begin = (token: string) => (q: Probe, key: string) => q.store.beginWrite(key, token, MARK);
+      const situations: (Situation & { entry?: Entry })[] = [
+        { label: 'the only writer', setUp: begin('w') },
+        {
+          label: 'the only writer, over a cached value',
+          setUp: async (q, key) => {
+            await q.install(key, q.value(1, 5), 'install v5');
+            await begin('w')(q, key);
+          },
+        },
+        {
+          label: 'another writer still in flight',
+          setUp: async (q, key) => {
+            await begin('w')(q, key);
+            await begin('other')(q, key);
+          },
+          after: (q, key) => q.store.commitWrite(key, 'other', q.value(3, 8), TTL),
+        },
+        {
+          label: 'another writer committed a newer version first',
+          setUp: async (q, key) => {
+            await begin('w')(q, key);
+            await begin('other')(q, key);
+            await q.commit(key, 'other', q.value(3, 8), false, 'the other writer (w still in flight)');
+          },
+        },
+        {
+          label: 'token missing, a value cached',
+          setUp: (q, key) => q.install(key, q.value(1, 5), 'install v5'),
+        },
+        { label: 'token missing, fresh key', setUp: async () => {} },
+        {
+          label: 'floor above the version',
+          setUp: async (q, key) => {
+            await begin('w')(q, key);
+            await q.store.invalidate(key, 9);
+          },
+        },
+        {
+          label: 'floor equal to the version',
+          setUp: async (q, key) => {
+            await begin('w')(q, key);
+            await q.store.invalidate(key, 7);
+          },
+        },
+        {
+          label: 'a reader leased before the write',
+          setUp: async (q, key) => {
+            leases.set(key, await q.lease(key, 'a reader'));
+            await begin('w')(q, key);
+          },
+          after: (q, key) => q.store.fill(key, leases.get(key)!, q.value(9, 6), TTL),
+        },
+        { label: 'the only writer, committing an absence', setUp: begin('w'), entry: p.absent(7) },
+      ];
+      const entryOf = (i: number) => situations[i]!.entry ?? p.value(i % 4, 7);
+      await compareBatched(
+        p,
+        situations,
+        (key, i) => store.commitWrite(key, 'w', entryOf(i), TTL),
+        (keys) =>
+          b.commitWriteMany(keys.map((key, i) => ({ key, token: 'w', entry: entryOf(i), ttlMs: TTL }))),
+        p.value(5, 8),
+      );
+    },
+  },
+  invalidateManyMatchesInvalidate: {
+    group: 'batched steps',
+    title: 'invalidateMany (when offered) does what invalidate does to each key, with and without a version',
+    run: async (store, env) => {
+      const b = batchedSteps(store);
+      if (b === undefined) return;
+      const p = new Probe(store, env);
+      const leases = new Map<string, string>();
+      const cached = (q: Probe, key: string) => q.install(key, q.value(1, 5), 'install v5');
+      const situations: (Situation & { version: number | undefined })[] = [
+        { label: 'cached v5, no version', setUp: cached, version: undefined },
+        { label: 'cached v5, version 3', setUp: cached, version: 3 },
+        { label: 'cached v5, version 5', setUp: cached, version: 5 },
+        { label: 'cached v5, version 7', setUp: cached, version: 7 },
+        {
+          label: 'cached absence v5, version 6',
+          setUp: (q, key) => q.install(key, q.absent(5), 'absence'),
+          version: 6,
+        },
+        {
+          label: 'leased, version 4',
+          setUp: async (q, key) => {
+            leases.set(key, await q.lease(key, 'a reader'));
+          },
+          after: (q, key) => q.store.fill(key, leases.get(key)!, q.value(2, 4), TTL),
+          version: 4,
+        },
+        {
+          label: 'leased, no version',
+          setUp: async (q, key) => {
+            leases.set(key, await q.lease(key, 'a reader'));
+          },
+          after: (q, key) => q.store.fill(key, leases.get(key)!, q.value(2, 4), TTL),
+          version: undefined,
+        },
+        {
+          label: 'a writer in flight, version 9',
+          setUp: (q, key) => q.store.beginWrite(key, 'w', MARK),
+          after: (q, key) => q.store.commitWrite(key, 'w', q.value(3, 7), TTL),
+          version: 9,
+        },
+        {
+          label: 'a writer in flight, no version',
+          setUp: (q, key) => q.store.beginWrite(key, 'w', MARK),
+          after: (q, key) => q.store.commitWrite(key, 'w', q.value(3, 7), TTL),
+          version: undefined,
+        },
+        { label: 'fresh key, version 6', setUp: async () => {}, version: 6 },
+        { label: 'fresh key, version 0', setUp: async () => {}, version: 0 },
+      ];
+      const itemOf = (key: string, i: number) => {
+        const version = situations[i]!.version;
+        return version === undefined ? { key } : { key, version };
+      };
+      await compareBatched(
+        p,
+        situations,
+        async (key, i) => {
+          const version = situations[i]!.version;
+          await (version === undefined ? store.invalidate(key) : store.invalidate(key, version));
+          return undefined;
+        },
+        async (keys) => {
+          await b.invalidateMany(keys.map(itemOf));
+          return keys.map(() => undefined);
+        },
+        p.value(4, 6),
+      );
+    },
+  },
+  batchedStepsExpiredMarks: {
+    group: 'batched steps',
+    title:
+      'a mark set by beginWriteMany expires after markTtlMs like beginWrite’s; commitWriteMany then installs nothing',
+    run: async (store, env) => {
+      const b = batchedSteps(store);
+      if (b === undefined) return;
+      const p = new Probe(store, env);
+      const single = [p.key(), p.key()];
+      const many = [p.key(), p.key()];
+      const both = [...single, ...many];
+      await p.expiry(
+        async (ttl) => {
+          for (const key of single) await store.beginWrite(key, 'w', ttl);
+          await b.beginWriteMany(
+            many.map((key) => ({ key, token: 'w' })),
+            ttl,
+          );
+        },
+        async () => {
+          for (const key of both) await p.expectKind(key, 'writing', 'before the mark expires');
+        },
+        async () => {
+          const expected: boolean[] = [];
+          for (const key of single) expected.push(await store.commitWrite(key, 'w', p.value(1, 2), TTL));
+          const got = await b.commitWriteMany(
+            many.map((key) => ({ key, token: 'w', entry: p.value(1, 2), ttlMs: TTL })),
+          );
+          expect(expected, 'commitWrite after the mark expired').toEqual([false, false]);
+          expect(got, 'commitWriteMany after the mark expired').toEqual([false, false]);
+          for (const key of both) await p.lease(key, 'nothing installed');
+        },
+      );
+    },
+  },
+  batchedStepsHostileKeys: {
+    group: 'batched steps',
+    title: 'batched steps pass hostile keys, and 300 keys (beyond one chunk) in order',
+    run: async (store, env) => {
+      const b = batchedSteps(store);
+      if (b === undefined) return;
+      const p = new Probe(store, env);
+      const hostile = hostileKeys().map(({ key }) => key);
+      const many = Array.from({ length: 300 }, () => p.key());
+      for (const keys of [hostile, many]) {
+        for (const [i, key] of keys.entries()) if (i % 3 === 0) await p.install(key, p.value(i, 1), 'seed');
+        await b.beginWriteMany(
+          keys.map((key, i) => ({ key, token: `w-${i}` })),
+          MARK,
+        );
+        for (const [i, key] of keys.entries()) if (i % 7 === 0) await p.expectKind(key, 'writing', 'begun');
+        const installed = await b.commitWriteMany(
+          keys.map((key, i) => ({ key, token: `w-${i}`, entry: p.value(i + 1, 10 + i), ttlMs: TTL })),
+        );
+        expect(installed, 'every key’s only writer installs').toEqual(keys.map(() => true));
+        const lookups = await Promise.all((await store.getMany(keys, LEASE)).map(plain));
+        expect(lookups, 'getMany after commitWriteMany').toEqual(
+          keys.map((_, i) => ({ kind: 'hit', entry: p.value(i + 1, 10 + i) })),
+        );
+        await b.invalidateMany(
+          keys.map((key, i) => (i % 2 === 0 ? { key, version: 10 + i + 1 } : { key, version: 10 + i })),
+        );
+        const after = await Promise.all((await store.getMany(keys, LEASE)).map(plain));
+        expect(after.map(shape), 'invalidateMany drops only the older entries').toEqual(
+          keys.map((_, i) =>
+            i % 2 === 0 ? { kind: 'lease' } : { kind: 'hit', entry: p.value(i + 1, 10 + i) },
+          ),
+        );
+      }
+    },
+  },
+  batchedStepsCheckArgumentsFirst: {
+    group: 'batched steps',
+    title:
+      'batched steps check every item before any step runs: an invalid one rejects the call and changes nothing; no items is a no-op',
+    run: async (store, env) => {
+      const b = batchedSteps(store);
+      if (b === undefined) return;
+      const p = new Probe(store, env);
+      await b.beginWriteMany([], MARK);
+      expect(await b.commitWriteMany([]), 'commitWriteMany([])').toEqual([]);
+      await b.invalidateMany([]);
+      const [a, c] = [p.key(), p.key()];
+      await p.install(a, p.value(1, 5), 'install v5');
+      await expect(
+        b.beginWriteMany([{ key: a, token: 'w' }], 0),
+        'beginWriteMany with markTtlMs 0',
+      ).rejects.toThrow();
+      await p.expectHit(a, p.value(1, 5), 'nothing begun');
+      await store.beginWrite(c, 'w', MARK);
+      await expect(
+        b.commitWriteMany([
+          { key: c, token: 'w', entry: p.value(2, 6), ttlMs: TTL },
+          { key: a, token: 'w', entry: p.value(2, 6), ttlMs: 0 },
+        ]),
+        'commitWriteMany with one ttlMs 0',
+      ).rejects.toThrow();
+      await p.expectKind(c, 'writing', 'the valid item was not committed either');
+      await p.expectHit(a, p.value(1, 5), 'the invalid item changed nothing');
+      await expect(
+        b.invalidateMany([
+          { key: a, version: 9 },
+          { key: c, version: -1 },
+        ]),
+        'invalidateMany with a negative version',
+      ).rejects.toThrow();
+      await p.expectHit(a, p.value(1, 5), 'the valid item was not invalidated');
     },
   },
 } satisfies Record<string, CheckSpec>;

@@ -47,6 +47,15 @@ function tier(inner: MemoryStore<unknown>, override: Partial<CacheStore<unknown>
   };
 }
 
+/** The batched steps of `inner`, for `tier`'s overrides. */
+function batched(inner: MemoryStore<unknown>): Partial<CacheStore<unknown>> {
+  return {
+    beginWriteMany: (items, markTtlMs) => inner.beginWriteMany(items, markTtlMs),
+    commitWriteMany: (items) => inner.commitWriteMany(items),
+    invalidateMany: (items) => inner.invalidateMany(items),
+  };
+}
+
 /** A clock for the broken stores whose check is about time. */
 function fakeClock() {
   const clock = { now: 1_000_000 };
@@ -261,6 +270,125 @@ const brokenTiers: BrokenTier[] = [
           commitWrite: (key, token, entry, ttlMs) => inner.commitWrite(k(key), token, entry, ttlMs),
           invalidate: (key, version) =>
             version === undefined ? inner.invalidate(k(key)) : inner.invalidate(k(key), version),
+        }),
+      };
+    },
+  },
+  {
+    rule: 'beginWriteMany is beginWrite per key (a broken one skips keys that hold a value)',
+    check: 'beginWriteManyMatchesBeginWrite',
+    build: () => {
+      const inner = memoryStore();
+      return {
+        healthy: memoryStore(),
+        broken: tier(inner, {
+          ...batched(inner),
+          beginWriteMany: async (items, markTtlMs) => {
+            for (const { key, token } of items) {
+              if (inner.inspect(key).entry === undefined) inner.beginWriteSync(key, token, markTtlMs);
+            }
+          },
+        }),
+      };
+    },
+  },
+  {
+    rule: 'commitWriteMany answers per key (a broken one answers true for every key)',
+    check: 'commitWriteManyMatchesCommitWrite',
+    build: () => {
+      const inner = memoryStore();
+      return {
+        healthy: memoryStore(),
+        broken: tier(inner, {
+          ...batched(inner),
+          commitWriteMany: async (items) => {
+            await inner.commitWriteMany(items);
+            return items.map(() => true);
+          },
+        }),
+      };
+    },
+  },
+  {
+    rule: 'commitWriteMany is commitWrite per key (a broken one skips keys whose token is missing)',
+    check: 'commitWriteManyMatchesCommitWrite',
+    build: () => {
+      const inner = memoryStore();
+      return {
+        healthy: memoryStore(),
+        broken: tier(inner, {
+          ...batched(inner),
+          commitWriteMany: async (items) =>
+            items.map(({ key, token, entry, ttlMs }) =>
+              inner.inspect(key).inflight.includes(token)
+                ? inner.commitWriteSync(key, token, entry, ttlMs)
+                : false,
+            ),
+        }),
+      };
+    },
+  },
+  {
+    rule: 'invalidateMany is invalidate per key (a broken one drops entries whatever the version)',
+    check: 'invalidateManyMatchesInvalidate',
+    build: () => {
+      const inner = memoryStore();
+      return {
+        healthy: memoryStore(),
+        broken: tier(inner, {
+          ...batched(inner),
+          invalidateMany: async (items) => {
+            for (const { key } of items) inner.invalidateSync(key);
+          },
+        }),
+      };
+    },
+  },
+  {
+    rule: 'a batched mark expires after markTtlMs (a broken beginWriteMany keeps marks forever)',
+    check: 'batchedStepsExpiredMarks',
+    build: () => {
+      const clock = fakeClock();
+      const inner = memoryStore({ now: clock.read });
+      return {
+        healthy: memoryStore({ now: clock.read }),
+        broken: tier(inner, {
+          ...batched(inner),
+          beginWriteMany: (items) => inner.beginWriteMany(items, Number.POSITIVE_INFINITY),
+        }),
+        env: clock.env,
+      };
+    },
+  },
+  {
+    rule: 'batched steps keep the order of items (a broken commitWriteMany answers in reverse)',
+    check: 'batchedStepsHostileKeys',
+    build: () => {
+      const inner = memoryStore();
+      return {
+        healthy: memoryStore(),
+        broken: tier(inner, {
+          ...batched(inner),
+          commitWriteMany: async (items) => (await inner.commitWriteMany(items)).map((x, i) => x && i !== 5),
+        }),
+      };
+    },
+  },
+  {
+    rule: 'batched steps check arguments first (a broken one applies the items before the invalid one)',
+    check: 'batchedStepsCheckArgumentsFirst',
+    build: () => {
+      const inner = memoryStore();
+      return {
+        healthy: memoryStore(),
+        broken: tier(inner, {
+          ...batched(inner),
+          commitWriteMany: async (items) => {
+            const out: boolean[] = [];
+            for (const item of items)
+              out.push(inner.commitWriteSync(item.key, item.token, item.entry, item.ttlMs));
+            return out;
+          },
         }),
       };
     },
