@@ -14,7 +14,10 @@ import { hasControl, isWellFormed, utf8Length } from './text.js';
 import { type BodyValidator, toChecker } from './validate.js';
 
 /** The cache calls the router makes (every `WriteThroughCache` has them). */
-export type ResourceCache<V> = Pick<WriteThroughCache<V>, 'getEntry' | 'getManyEntries' | 'set' | 'delete'>;
+export type ResourceCache<V> = Pick<
+  WriteThroughCache<V>,
+  'getEntry' | 'getManyEntries' | 'set' | 'delete' | 'invalidate'
+>;
 
 /** Something whose tags a write invalidates: `cacheResponses(...)` or any `{ invalidateTags }`. */
 export interface TagInvalidator {
@@ -320,11 +323,12 @@ export function writeThroughRouter<V>(
         const current: Versioned<V> | undefined = await cache.getEntry(key);
         if (named > (current?.version ?? 0) && !probed) {
           // The client has seen a newer version than this instance's copy (another instance wrote
-          // it and the bus has not arrived yet). A delete "only if absent" writes nothing, but makes
-          // the engine drop the key from every tier, so the next read comes from the database.
+          // it and the bus has not arrived yet): drop the older copies from every tier and raise the
+          // key's floor to that version, so the next read finds it (in L2, or in the database).
           probed = true;
-          await cache.delete(key, { ifVersion: 0 }).catch((error: unknown) => {
-            if (errorCode(error) !== 'WT_VERSION_CONFLICT') throw error;
+          await cache.invalidate(key, named).catch((error: unknown) => {
+            // A tier that cannot be reached: the key is queued for repair and read from the database.
+            if (errorCode(error) !== 'WT_CACHE_TIER') throw error;
           });
           continue;
         }
