@@ -131,39 +131,84 @@ return 0
 `;
 
 /**
- * beginWrite(token): ARGV token, markTtl. Removes the value and the lease, adds the writer, keeps
- * the mark at least markTtl.
+ * beginWrite(token): removes the value and the lease, adds the writer, keeps the mark at least
+ * markTtl. One function, run once by BEGIN_WRITE and once per key by BEGIN_WRITE_MANY.
  */
-const BEGIN_WRITE = `${PRELUDE}
-redis.call('DEL', KEYS[1], KEYS[2])
-local ttl = tonumber(ARGV[2])
-if redis.call('EXISTS', KEYS[3]) == 0 then
-  redis.call('HSET', KEYS[3], 'f', '0', 'w' .. ARGV[1], '1')
-  expire(KEYS[3], ttl)
-else
-  redis.call('HSET', KEYS[3], 'w' .. ARGV[1], '1')
-  extend(KEYS[3], ttl)
+const BEGIN_BODY = `
+local function beginwrite(kv, kl, km, token, ttl)
+  redis.call('DEL', kv, kl)
+  if redis.call('EXISTS', km) == 0 then
+    redis.call('HSET', km, 'f', '0', 'w' .. token, '1')
+    expire(km, ttl)
+  else
+    redis.call('HSET', km, 'w' .. token, '1')
+    extend(km, ttl)
+  end
 end
+`;
+
+/** beginWrite(token): ARGV token, markTtl. */
+const BEGIN_WRITE = `${PRELUDE}${BEGIN_BODY}
+beginwrite(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[2]))
 return 1
 `;
 
 /**
- * commitWrite(token, entry): ARGV token, encoded entry, version, ttl, floorTtl. Raises the floor,
- * revokes the lease; with the token in flight removes it and installs iff no writer is left and the
- * version is the floor (and newer than the cached entry); with the token missing, removes the value.
+ * beginWriteMany: `beginWrite` of n keys in order (KEYS: n triples, ARGV: n tokens then the mark
+ * TTL); answers n. Standalone only, or Cluster with every key in one slot.
  */
-const COMMIT_WRITE = `${PRELUDE}
-local v = tonumber(ARGV[3])
-raisefloor(KEYS[3], ARGV[3], v, tonumber(ARGV[5]))
-redis.call('DEL', KEYS[2])
-if redis.call('HDEL', KEYS[3], 'w' .. ARGV[1]) == 1 then
-  if redis.call('HLEN', KEYS[3]) > 1 then return 0 end
-  local floor = redis.call('HGET', KEYS[3], 'f')
-  if floor and v ~= tonumber(floor) then return 0 end
-  return installifnewer(KEYS[1], ARGV[2], v, tonumber(ARGV[4]))
+const BEGIN_WRITE_MANY = `${PRELUDE}${BEGIN_BODY}
+local n = #KEYS / 3
+local ttl = tonumber(ARGV[n + 1])
+for i = 1, n do
+  local b = (i - 1) * 3
+  beginwrite(KEYS[b + 1], KEYS[b + 2], KEYS[b + 3], ARGV[i], ttl)
 end
-redis.call('DEL', KEYS[1])
-return 0
+return n
+`;
+
+/**
+ * commitWrite(token, entry): raises the floor, revokes the lease; with the token in flight removes
+ * it and installs iff no writer is left and the version is the floor (and newer than the cached
+ * entry); with the token missing, removes the value. Answers 1 when installed, else 0. One function,
+ * run once by COMMIT_WRITE and once per key by COMMIT_WRITE_MANY.
+ */
+const COMMIT_BODY = `
+local function commitwrite(kv, kl, km, token, entry, vs, ttl, floorttl)
+  local v = tonumber(vs)
+  raisefloor(km, vs, v, floorttl)
+  redis.call('DEL', kl)
+  if redis.call('HDEL', km, 'w' .. token) == 1 then
+    if redis.call('HLEN', km) > 1 then return 0 end
+    local floor = redis.call('HGET', km, 'f')
+    if floor and v ~= tonumber(floor) then return 0 end
+    return installifnewer(kv, entry, v, ttl)
+  end
+  redis.call('DEL', kv)
+  return 0
+end
+`;
+
+/** commitWrite(token, entry): ARGV token, encoded entry, version, ttl, floorTtl. */
+const COMMIT_WRITE = `${PRELUDE}${COMMIT_BODY}
+return commitwrite(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
+`;
+
+/**
+ * commitWriteMany: `commitWrite` of n keys in order (KEYS: n triples, ARGV: token, encoded entry,
+ * version, ttl of each key, then floorTtl); answers the n results in order.
+ */
+const COMMIT_WRITE_MANY = `${PRELUDE}${COMMIT_BODY}
+local n = #KEYS / 3
+local floorttl = tonumber(ARGV[4 * n + 1])
+local out = {}
+for i = 1, n do
+  local b = (i - 1) * 3
+  local a = (i - 1) * 4
+  out[i] = commitwrite(KEYS[b + 1], KEYS[b + 2], KEYS[b + 3], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
+    tonumber(ARGV[a + 4]), floorttl)
+end
+return out
 `;
 
 /** invalidate(version): ARGV version, floorTtl. */
@@ -172,16 +217,38 @@ invalidatev(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[1]), tonumber(ARGV
 return 1
 `;
 
+/**
+ * invalidateMany: `invalidate` of n keys in order (KEYS: n triples, ARGV: n versions, each `-` for
+ * none, then floorTtl); answers n. Without a version a key's step is what the store's own
+ * `invalidate(key)` runs: a DEL of the value and the lease.
+ */
+const INVALIDATE_MANY = `${PRELUDE}
+local n = #KEYS / 3
+local floorttl = tonumber(ARGV[n + 1])
+for i = 1, n do
+  local b = (i - 1) * 3
+  if ARGV[i] == '-' then
+    redis.call('DEL', KEYS[b + 1], KEYS[b + 2])
+  else
+    invalidatev(KEYS[b + 1], KEYS[b + 2], KEYS[b + 3], ARGV[i], tonumber(ARGV[i]), floorttl)
+  end
+end
+return n
+`;
+
 function script(name: string, lua: string, numberOfKeys: number): Script {
   return { name, lua, numberOfKeys, sha: createHash('sha1').update(lua).digest('hex') };
 }
 
-/** Every script, by step. `numberOfKeys` -1: variable (getMany). */
+/** Every script, by step. `numberOfKeys` -1: variable (the `…Many` scripts). */
 export const SCRIPTS = {
   get: script('get', GET, 3),
   getMany: script('getMany', GET_MANY, -1),
   fill: script('fill', FILL, 3),
   beginWrite: script('beginWrite', BEGIN_WRITE, 3),
+  beginWriteMany: script('beginWriteMany', BEGIN_WRITE_MANY, -1),
   commitWrite: script('commitWrite', COMMIT_WRITE, 3),
+  commitWriteMany: script('commitWriteMany', COMMIT_WRITE_MANY, -1),
   invalidate: script('invalidate', INVALIDATE, 3),
+  invalidateMany: script('invalidateMany', INVALIDATE_MANY, -1),
 } as const;

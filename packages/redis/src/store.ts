@@ -6,11 +6,14 @@
 
 import { randomBytes } from 'node:crypto';
 import {
+  type BeginWriteItem,
   CacheClosedError,
   type CacheStore,
   type CacheStoreCapabilities,
   CacheTierError,
+  type CommitWriteItem,
   InvalidArgumentError,
+  type InvalidateItem,
   type LeaseOptions,
   type Lookup,
   SizeLimitError,
@@ -97,7 +100,7 @@ const DEFAULT_MAX_VALUE_BYTES = 512 * 1024;
 const DEFAULT_MAX_KEY_BYTES = 16 * 1024;
 /** TTLs beyond this (about 31,000 years) are stored without expiry. */
 const MAX_FINITE_TTL_MS = 1e15;
-/** Keys per getMany script call. */
+/** Keys per script call of getMany and of the batched write steps (per hash slot on Cluster). */
 const GET_MANY_CHUNK = 256;
 /** Keys per SCAN step of clear(). */
 const SCAN_COUNT = 1000;
@@ -425,26 +428,7 @@ export class RedisStore implements CacheStore<string> {
   async #getMany(keys: readonly string[], options: LeaseOptions): Promise<Lookup<string>[]> {
     const lease = leaseArg(options);
     const tokens = keys.map(() => this.#token());
-    // Chunks of keys (by slot on Cluster), each one script call; indexes into `keys`.
-    const chunks: number[][] = [];
-    if (this.#cluster) {
-      const bySlot = new Map<number, number[]>();
-      for (let i = 0; i < keys.length; i++) {
-        const slot = keySlot(valueKey(this.namespace, keys[i]!));
-        let list = bySlot.get(slot);
-        if (list === undefined || list.length === GET_MANY_CHUNK) {
-          if (list !== undefined) chunks.push(list);
-          list = [];
-          bySlot.set(slot, list);
-        }
-        list.push(i);
-      }
-      chunks.push(...bySlot.values());
-    } else {
-      for (let i = 0; i < keys.length; i += GET_MANY_CHUNK) {
-        chunks.push(Array.from({ length: Math.min(GET_MANY_CHUNK, keys.length - i) }, (_, j) => i + j));
-      }
-    }
+    const chunks = this.#chunks(keys);
     const calls = chunks.map((chunk) => {
       const redisKeyList: string[] = [];
       const args: string[] = [];
@@ -468,6 +452,174 @@ export class RedisStore implements CacheStore<string> {
       }
     }
     return results;
+  }
+
+  /**
+   * Splits keys into the chunks of one script call each: at most `GET_MANY_CHUNK` keys, all of one
+   * hash slot on Cluster. Answers indexes into `keys`; each chunk keeps the order of `keys`.
+   */
+  #chunks(keys: readonly string[]): number[][] {
+    const chunks: number[][] = [];
+    if (this.#cluster) {
+      const bySlot = new Map<number, number[]>();
+      for (let i = 0; i < keys.length; i++) {
+        const slot = keySlot(valueKey(this.namespace, keys[i]!));
+        let list = bySlot.get(slot);
+        if (list === undefined || list.length === GET_MANY_CHUNK) {
+          if (list !== undefined) chunks.push(list);
+          list = [];
+          bySlot.set(slot, list);
+        }
+        list.push(i);
+      }
+      chunks.push(...bySlot.values());
+    } else {
+      for (let i = 0; i < keys.length; i += GET_MANY_CHUNK) {
+        chunks.push(Array.from({ length: Math.min(GET_MANY_CHUNK, keys.length - i) }, (_, j) => i + j));
+      }
+    }
+    return chunks;
+  }
+
+  /**
+   * Runs a batched step: `script` once per chunk of `keys` (see `#chunks`), each call's KEYS the
+   * chunk's key triples and its ARGV the chunk's `argsOf(i)` in order, then `tail`. Bounded and
+   * guarded (deadline, reconnection epoch, server check) as one call, like a per-key step: a reply
+   * is used only when every chunk answered on the connection the call began on.
+   */
+  #runBatch(
+    script: Script,
+    keys: readonly string[],
+    argsOf: (i: number, args: string[]) => void,
+    tail: string,
+  ): Promise<{ chunks: number[][]; answers: unknown[] }> {
+    const send = async () => {
+      const chunks = this.#chunks(keys);
+      const calls = chunks.map((chunk) => {
+        const redisKeyList: string[] = [];
+        const args: string[] = [];
+        for (const i of chunk) {
+          const k = redisKeys(this.namespace, keys[i]!);
+          redisKeyList.push(k.value, k.lease, k.mark);
+          argsOf(i, args);
+        }
+        args.push(tail);
+        return { keys: redisKeyList, args };
+      });
+      return { chunks, answers: await this.#runMany(script, calls) };
+    };
+    const first = keys[0];
+    return this.#bounded(this.connected ? send() : this.#enterThen(first, send), first, script.name);
+  }
+
+  /**
+   * `beginWrite(key, token, markTtlMs)` for each item (see `CacheStore.beginWriteMany`): one script
+   * call per 256 keys (per hash slot on Cluster), the per-key step's Lua function run for each key.
+   */
+  async beginWriteMany(items: readonly BeginWriteItem[], markTtlMs: number): Promise<void> {
+    if (!Array.isArray(items))
+      throw new InvalidArgumentError(`items must be an array, got ${describe(items)}`);
+    const ttl = ttlArg('markTtlMs', markTtlMs);
+    const keys: string[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const item = checkItem(items[i]);
+      checkKey(item.key, this.#maxKeyBytes);
+      checkToken(item.token, item.key);
+      keys[i] = item.key;
+    }
+    if (keys.length === 0) return;
+    const { chunks, answers } = await this.#runBatch(
+      SCRIPTS.beginWriteMany,
+      keys,
+      (i, args) => args.push(items[i]!.token),
+      ttl,
+    );
+    chunks.forEach((chunk, c) => {
+      if (answers[c] !== chunk.length) {
+        throw new CacheTierError('redis answered beginWriteMany with an unexpected reply', 'l2', {
+          key: keys[chunk[0]!]!,
+        });
+      }
+    });
+  }
+
+  /**
+   * `commitWrite(key, token, entry, ttlMs)` for each item (see `CacheStore.commitWriteMany`), batched
+   * as `beginWriteMany`; answers each item's result in order.
+   */
+  async commitWriteMany(items: readonly CommitWriteItem<string>[]): Promise<boolean[]> {
+    if (!Array.isArray(items))
+      throw new InvalidArgumentError(`items must be an array, got ${describe(items)}`);
+    const keys: string[] = new Array(items.length);
+    const encoded: string[][] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const item = checkItem(items[i]);
+      const key = item.key;
+      checkKey(key, this.#maxKeyBytes);
+      checkToken(item.token, key);
+      const ttl = ttlArg('ttlMs', item.ttlMs, key);
+      const entry = this.#encode(item.entry, key);
+      keys[i] = key;
+      encoded[i] = [item.token, entry, String(item.entry.version), ttl];
+    }
+    if (keys.length === 0) return [];
+    const { chunks, answers } = await this.#runBatch(
+      SCRIPTS.commitWriteMany,
+      keys,
+      (i, args) => args.push(...encoded[i]!),
+      this.#floorTtl,
+    );
+    const results: boolean[] = new Array(keys.length);
+    for (const [c, chunk] of chunks.entries()) {
+      const answer = answers[c];
+      if (!Array.isArray(answer) || answer.length !== chunk.length) {
+        throw new CacheTierError('redis answered commitWriteMany with an unexpected reply', 'l2', {
+          key: keys[chunk[0]!]!,
+        });
+      }
+      for (const [j, i] of chunk.entries()) results[i] = answer[j] === 1;
+    }
+    return results;
+  }
+
+  /**
+   * `invalidate(key, version)` for each item (see `CacheStore.invalidateMany`), batched as
+   * `beginWriteMany`; an item without a version is a DEL of its value and lease, as `invalidate(key)`.
+   */
+  async invalidateMany(items: readonly InvalidateItem[]): Promise<void> {
+    if (!Array.isArray(items))
+      throw new InvalidArgumentError(`items must be an array, got ${describe(items)}`);
+    const keys: string[] = new Array(items.length);
+    const versions: string[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const item = checkItem(items[i]);
+      const { key, version } = item;
+      checkKey(key, this.#maxKeyBytes);
+      if (
+        version !== undefined &&
+        (typeof version !== 'number' || !Number.isFinite(version) || version < 0)
+      ) {
+        throw new InvalidArgumentError(`version must be a finite number >= 0, got ${describe(version)}`, {
+          key,
+        });
+      }
+      keys[i] = key;
+      versions[i] = version === undefined ? '-' : String(version);
+    }
+    if (keys.length === 0) return;
+    const { chunks, answers } = await this.#runBatch(
+      SCRIPTS.invalidateMany,
+      keys,
+      (i, args) => args.push(versions[i]!),
+      this.#floorTtl,
+    );
+    chunks.forEach((chunk, c) => {
+      if (answers[c] !== chunk.length) {
+        throw new CacheTierError('redis answered invalidateMany with an unexpected reply', 'l2', {
+          key: keys[chunk[0]!]!,
+        });
+      }
+    });
   }
 
   /** `fill(token, entry)` (see `CacheStore.fill`). */
@@ -1060,6 +1212,13 @@ function ctx(key: string | undefined): { key?: string } {
 
 function closedError(key: string | undefined): CacheClosedError {
   return new CacheClosedError('the redis store is closed', ctx(key));
+}
+
+function checkItem<T extends { readonly key: string }>(item: T | undefined): T {
+  if (item === null || typeof item !== 'object') {
+    throw new InvalidArgumentError(`each item must be an object with a key, got ${describe(item)}`);
+  }
+  return item;
 }
 
 function checkToken(token: unknown, key: string): asserts token is string {
