@@ -189,6 +189,45 @@ const { migrate, postgresRecords } = require('@writethrough/postgres');
   process.exitCode = 1;
 });
 `,
+  // Express: a REST resource on a cache, served on a loopback port; PUT, then GET with its ETag.
+  'express.mjs': `import { createCache, memoryRecords } from '@writethrough/core';
+import { writeThroughRouter } from '@writethrough/express';
+import express from 'express';
+const cache = createCache({ records: memoryRecords() });
+const app = express();
+app.use('/users', writeThroughRouter(cache));
+const server = app.listen(0, '127.0.0.1');
+await new Promise((resolve) => server.once('listening', resolve));
+const base = 'http://127.0.0.1:' + server.address().port + '/users/';
+const put = await fetch(base + 'u1', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'esm' }) });
+const etag = put.headers.get('etag');
+const got = await fetch(base + 'u1');
+const again = await fetch(base + 'u1', { headers: { 'if-none-match': etag } });
+console.log(JSON.stringify({ put: put.status, etag, get: got.status, body: await got.json(), notModified: again.status, resolved: import.meta.resolve('@writethrough/express') }));
+server.close();
+await cache.close();
+`,
+  'express.cjs': `const { createCache, memoryRecords } = require('@writethrough/core');
+const { writeThroughRouter } = require('@writethrough/express');
+const express = require('express');
+(async () => {
+  const cache = createCache({ records: memoryRecords() });
+  const app = express();
+  app.use('/users', writeThroughRouter(cache));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const base = 'http://127.0.0.1:' + server.address().port + '/users/';
+  const put = await fetch(base + 'u1', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'cjs' }) });
+  const got = await fetch(base + 'u1', { headers: { 'if-match': put.headers.get('etag') } });
+  const stale = await fetch(base + 'u1', { method: 'PUT', headers: { 'content-type': 'application/json', 'if-match': '"999"' }, body: '{}' });
+  console.log(JSON.stringify({ put: put.status, get: got.status, body: await got.json(), stale: stale.status, resolved: require.resolve('@writethrough/express') }));
+  server.close();
+  await cache.close();
+})().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+`,
   'testing.test.mjs': `import * as testing from '@writethrough/testing';
 import { expect, it } from 'vitest';
 
@@ -243,6 +282,11 @@ describe('the packed packages, installed with npm outside the workspace', () => 
       devDependencies: Record<string, string>;
     };
     dependencies['@electric-sql/pglite'] = pglite.devDependencies['@electric-sql/pglite']!;
+    // Express, the peer of @writethrough/express, at the version the workspace tests with.
+    const expressPackage = JSON.parse(readFileSync(join(root, 'packages/express/package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    dependencies.express = expressPackage.devDependencies.express!;
     // Our packages depend on each other by version (pnpm pack rewrote workspace:^): pin those to the
     // local tarballs, so nothing is fetched from the registry under our names.
     const overrides = Object.fromEntries(packages.map((p) => [p.manifest.name, `$${p.manifest.name}`]));
@@ -262,6 +306,7 @@ describe('the packed packages, installed with npm outside the workspace', () => 
     expect([...byName.keys()]).toEqual(
       expect.arrayContaining([
         '@writethrough/core',
+        '@writethrough/express',
         '@writethrough/postgres',
         '@writethrough/redis',
         '@writethrough/testing',
@@ -342,6 +387,21 @@ describe('the packed packages, installed with npm outside the workspace', () => 
     expect(result).toMatchObject({ value: { text: 'hello from cjs' }, misses: 1 });
     expect(result.resolved).toMatch(
       /[/\\]node_modules[/\\]@writethrough[/\\]postgres[/\\]dist[/\\]index\.cjs$/,
+    );
+  });
+
+  it('@writethrough/express works from ESM import, with express installed as its peer', async () => {
+    const result = await nodeJson(project, 'express.mjs');
+    expect(result).toMatchObject({ put: 201, get: 200, body: { name: 'esm' }, notModified: 304 });
+    expect(result.etag).toMatch(/^"\d+"$/);
+    expect(result.resolved).toMatch(/\/node_modules\/@writethrough\/express\/dist\/index\.js$/);
+  });
+
+  it('@writethrough/express works from CJS require', async () => {
+    const result = await nodeJson(project, 'express.cjs');
+    expect(result).toMatchObject({ put: 201, get: 200, body: { name: 'cjs' }, stale: 412 });
+    expect(result.resolved).toMatch(
+      /[/\\]node_modules[/\\]@writethrough[/\\]express[/\\]dist[/\\]index\.cjs$/,
     );
   });
 
