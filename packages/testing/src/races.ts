@@ -109,7 +109,9 @@ export type RaceName =
   | 'model-failsafe'
   | 'R3-crash-after-commit-warm-l1'
   | 'R8-retry-then-definite-failure'
-  | 'R8-remote-l1-refilled-before-late-commit';
+  | 'R8-remote-l1-refilled-before-late-commit'
+  | 'R1-batch-writers-out-of-order'
+  | 'R3-batch-crash-after-commit-warm-l1';
 
 /** The in-process tiers: `memoryRecords`, a shared `memoryStore` as L2 on an injected clock, `memoryBus`. */
 export function memoryRaceEnv(guards: RaceGuards = {}): RaceEnv {
@@ -328,6 +330,25 @@ class RaceContext {
     const p = node.cache.set(this.key, value);
     p.then(
       ({ version }) => this.committed(version, value),
+      () => undefined,
+    );
+    return p;
+  }
+
+  /**
+   * Starts a write of the race's key in one `setMany` with a second key (the batched write path:
+   * on a tier with batched steps, one `beginWriteMany` and one `commitWriteMany`); resolves with the
+   * race key's version.
+   */
+  startBatchWrite(node: RaceNode, value: string): Promise<number> {
+    const p = node.cache
+      .setMany([
+        { key: this.key, value },
+        { key: `${this.key}:mate`, value: `${value}-mate` },
+      ])
+      .then((versions) => versions.get(this.key)!.version);
+    p.then(
+      (version) => this.committed(version, value),
       () => undefined,
     );
     return p;
@@ -984,6 +1005,69 @@ const remoteL1Refill = race('R8-remote-l1-refilled-before-late-commit', async (c
   await ctx.expectRead(b, v2, 'read on B after the late commit');
 });
 
+/**
+ * R1 through a batch: A writes the key in a two-row `setMany` (batched steps on L2, through a chaos
+ * wrapper that holds A's `commitWriteMany` after the database commit); B writes v2 and finishes; A's
+ * batched commit then lands. Every tier must give v2: the batched commit of the first writer out
+ * installs nothing below the floor (store guard `floor`).
+ */
+const r1Batch = race('R1-batch-writers-out-of-order', async (ctx) => {
+  const { store: l2, chaos } = chaosCacheStore(ctx.l2);
+  const a = ctx.node('A', { l2 });
+  const b = ctx.node('B');
+  const observer = ctx.node('O', { l1: false });
+  if (ctx.coin()) {
+    await ctx.write(b, 'v0');
+    await a.read();
+  }
+  const held = chaos.pauseAt('commitWriteMany');
+  const w1 = ctx.startBatchWrite(a, 'w1');
+  await ctx.within(held.reached, 'A’s batch reaching commitWriteMany');
+  const v1 = (await ctx.db()).version;
+  ctx.committed(v1, 'w1');
+  await ctx.jitter();
+  const v2 = await ctx.write(b, 'w2');
+  expect(v2).toBeGreaterThan(v1);
+  const busFirst = ctx.coin();
+  if (busFirst) await a.applied((v) => v === v2, 'W2');
+  await ctx.jitter();
+  held.open();
+  ctx.ack(await w1);
+  expect(chaos.count('commitWrite'), 'A’s batch used the batched step').toBe(0);
+  if (!busFirst) await a.applied((v) => v === v2, 'W2');
+  await ctx.expectRead(observer, v2, 'read through L2 after both writes');
+  await ctx.expectRead(a, v2, 'read on the batch writer’s instance after both writes');
+  await ctx.expectRead(b, v2, 'read on W2’s instance after both writes');
+});
+
+/**
+ * R3 through a batch, on a warm instance: R has v1 in its L1; W writes v2 in a two-row `setMany`
+ * (batched steps on L2) and dies after the database commit, before its tier steps (held for good).
+ * Reads anywhere must return v2: `beginWriteMany` marked the key in L2 and the batch announced itself
+ * on the bus when it began (engine guards `write-marks`, `publish-begin`).
+ */
+const r3Batch = race('R3-batch-crash-after-commit-warm-l1', async (ctx) => {
+  const { store: l2, chaos } = chaosCacheStore(ctx.l2);
+  const writer = ctx.node('W', { l2 });
+  const reader = ctx.node('R');
+  const observer = ctx.node('O', { l1: false });
+  const v1 = await ctx.seed('v1');
+  await ctx.expectRead(reader, v1, 'warm-up read on the other instance');
+  await ctx.expectRead(reader, v1, 'an L1 hit on the other instance');
+  await ctx.expectRead(observer, v1, 'warm-up read through L2');
+  // The first tier step after the commit: commitWriteMany, or invalidateMany for keys not begun.
+  const crash = [chaos.pauseAt('commitWriteMany'), chaos.pauseAt('invalidateMany')];
+  void ctx.startBatchWrite(writer, 'v2').catch(() => undefined);
+  await ctx.within(Promise.race(crash.map((g) => g.reached)), 'the batch reaching its tier steps');
+  const v2 = (await ctx.db()).version;
+  ctx.committed(v2, 'v2');
+  if (writer.published((v) => v === 0)) await reader.applied((v) => v === 0, 'the batch’s beginning');
+  await ctx.jitter();
+  await ctx.expectRead(observer, v2, 'read through L2 after the commit');
+  await ctx.expectRead(reader, v2, 'read on the warm instance after the commit');
+  await ctx.expectRead(reader, v2, 'second read on the warm instance');
+});
+
 /** Every race, by name. */
 export const races: Record<RaceName, Race> = {
   'R1-writers-out-of-order': r1,
@@ -1003,6 +1087,8 @@ export const races: Record<RaceName, Race> = {
   'R3-crash-after-commit-warm-l1': r3WarmL1,
   'R8-retry-then-definite-failure': retryThenFailure,
   'R8-remote-l1-refilled-before-late-commit': remoteL1Refill,
+  'R1-batch-writers-out-of-order': r1Batch,
+  'R3-batch-crash-after-commit-warm-l1': r3Batch,
 };
 
 /** The guard sets each race must fail without (each set alone), and what the race needs from the environment. */
@@ -1034,6 +1120,10 @@ export const RACE_GUARDS: Record<
   'R3-crash-after-commit-warm-l1': { killedBy: [{ engineGuardsOff: ['publish-begin'] }] },
   'R8-retry-then-definite-failure': { killedBy: [{ engineGuardsOff: ['unknown-across-retries'] }] },
   'R8-remote-l1-refilled-before-late-commit': { killedBy: [{ engineGuardsOff: ['settled-fill'] }] },
+  'R1-batch-writers-out-of-order': { killedBy: [{ storeGuardsOff: ['floor'] }] },
+  'R3-batch-crash-after-commit-warm-l1': {
+    killedBy: [{ engineGuardsOff: ['write-marks'] }, { engineGuardsOff: ['publish-begin'] }],
+  },
 };
 
 /** Options of `describeEngineRaces`. */
