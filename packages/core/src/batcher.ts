@@ -13,21 +13,34 @@ interface Pending<V> {
 }
 
 /**
- * Collects unconditional writes for up to `maxWaitMs` (or `maxSize` distinct keys) and hands them
- * to `flush` as one batch. Writes to a key already in the batch coalesce: the last value wins and
- * every caller gets the version it was committed at.
+ * Collects unconditional writes and hands them to `send` as batches. Writes to a key already in the
+ * waiting batch coalesce: the last value wins and every caller gets the version it was committed at.
+ *
+ * When a batch goes: with fewer than `maxInFlight` batches in flight, at the end of the current
+ * event-loop turn (the writes of one turn travel together, and none waits for a timer); with
+ * `maxInFlight` in flight, as soon as one of them finishes, or after `maxWaitMs`, whichever comes
+ * first; and at once when it holds `maxSize` keys. So a lone write is not delayed, and under load
+ * the writes that arrive while the database is busy gather into the next batch.
  */
 export class Batcher<V> {
   readonly #maxSize: number;
   readonly #maxWaitMs: number;
+  readonly #maxInFlight: number;
   readonly #send: (rows: BatchRow<V>[]) => Promise<void>;
   #pending = new Map<string, Pending<V>>();
   #timer: NodeJS.Timeout | undefined;
+  #turn: NodeJS.Immediate | undefined;
   readonly #inFlight = new Set<Promise<void>>();
 
-  constructor(maxSize: number, maxWaitMs: number, send: (rows: BatchRow<V>[]) => Promise<void>) {
+  constructor(
+    maxSize: number,
+    maxWaitMs: number,
+    maxInFlight: number,
+    send: (rows: BatchRow<V>[]) => Promise<void>,
+  ) {
     this.#maxSize = maxSize;
     this.#maxWaitMs = maxWaitMs;
+    this.#maxInFlight = maxInFlight;
     this.#send = send;
   }
 
@@ -42,7 +55,12 @@ export class Batcher<V> {
         this.#pending.set(key, { p, waiters: [{ resolve, reject }] });
       }
       if (this.#pending.size >= this.#maxSize) this.#flushNow();
-      else if (this.#timer === undefined) {
+      else if (this.#inFlight.size < this.#maxInFlight) {
+        this.#turn ??= setImmediate(() => {
+          this.#turn = undefined;
+          this.#flushNow();
+        });
+      } else if (this.#timer === undefined) {
         this.#timer = setTimeout(() => this.#flushNow(), this.#maxWaitMs);
       }
     });
@@ -58,6 +76,10 @@ export class Batcher<V> {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
+    }
+    if (this.#turn !== undefined) {
+      clearImmediate(this.#turn);
+      this.#turn = undefined;
     }
     if (this.#pending.size === 0) return;
     const batch = this.#pending;
@@ -79,6 +101,10 @@ export class Batcher<V> {
       for (const row of rows) row.reject(error);
     });
     this.#inFlight.add(sent);
-    sent.then(() => this.#inFlight.delete(sent));
+    sent.then(() => {
+      this.#inFlight.delete(sent);
+      // The writes that gathered while the limit was reached go now.
+      if (this.#pending.size > 0 && this.#turn === undefined) this.#flushNow();
+    });
   }
 }

@@ -275,7 +275,12 @@ export class WriteThroughCache<V> {
         integer: true,
       });
       const maxWaitMs = checkNumber('batch.maxWaitMs', options.batch.maxWaitMs ?? 2, { min: 0, max: 10_000 });
-      this.#batcher = new Batcher<V>(maxSize, maxWaitMs, (rows) => this.#writeBatch(rows));
+      const maxInFlight = checkNumber('batch.maxInFlight', options.batch.maxInFlight ?? 4, {
+        min: 1,
+        max: 1_000,
+        integer: true,
+      });
+      this.#batcher = new Batcher<V>(maxSize, maxWaitMs, maxInFlight, (rows) => this.#writeBatch(rows));
     }
     this.#events.on('newListener', () => {
       this.#listening = true;

@@ -42,8 +42,15 @@ export interface CacheOptions<V> {
   readonly leaseWait?: { readonly attempts?: number; readonly delayMs?: number };
   /** Retry of record-store calls (transient errors only). `false` disables it. */
   readonly retry?: RetryOptions | false;
-  /** Write batching: concurrent unconditional `set`s are sent as one `setMany`. Default off. */
-  readonly batch?: { readonly maxSize?: number; readonly maxWaitMs?: number } | false;
+  /**
+   * Write batching: concurrent unconditional `set`s are sent as one `setMany`. Default off. A batch
+   * goes at the end of the event-loop turn while fewer than `maxInFlight` (4) are in flight; else
+   * when one of those finishes or after `maxWaitMs` (2), whichever is first; at once at `maxSize`
+   * (64) keys.
+   */
+  readonly batch?:
+    | { readonly maxSize?: number; readonly maxWaitMs?: number; readonly maxInFlight?: number }
+    | false;
   /** Checks (and may transform) every value before anything is written; a zod schema works as it is. */
   readonly validate?: Validator<V>;
   /** Encodes values for serialized tiers and copies them for L1. Default JSON. */

@@ -166,6 +166,58 @@ describe('batching', () => {
     expect(await cache.get('k13')).toBeUndefined();
   });
 
+  it('a lone write goes at the end of its event-loop turn, without waiting maxWaitMs', async () => {
+    const records = memoryRecords<number>();
+    const cache = createCache({ records, batch: { maxSize: 100, maxWaitMs: 10_000 } });
+    const began = Date.now();
+    await cache.set('k', 1);
+    // Well under maxWaitMs: nothing was in flight, so the batch did not wait for the timer.
+    expect(Date.now() - began).toBeLessThan(5_000);
+    expect(records.calls.setMany).toBe(1);
+    await cache.close();
+  });
+
+  it('with maxInFlight batches in flight, later writes gather and go when one finishes', async () => {
+    const records = memoryRecords<number>();
+    const gates: (() => void)[] = [];
+    const sizes: number[] = [];
+    const gated = {
+      get: records.get.bind(records),
+      getMany: records.getMany.bind(records),
+      set: records.set.bind(records),
+      delete: records.delete.bind(records),
+      setMany: async (entries: readonly { key: string; value: number }[]) => {
+        sizes.push(entries.length);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        return records.setMany(entries);
+      },
+    };
+    const cache = createCache({ records: gated, batch: { maxSize: 100, maxWaitMs: 10_000, maxInFlight: 2 } });
+    const writes: Promise<unknown>[] = [];
+    const turn = () => new Promise((r) => setImmediate(r));
+    writes.push(cache.set('a', 1));
+    await turn();
+    writes.push(cache.set('b', 2));
+    await turn();
+    // Two batches in flight (the limit): these three wait, together.
+    writes.push(cache.set('c', 3), cache.set('d', 4));
+    await turn();
+    writes.push(cache.set('e', 5));
+    await turn();
+    expect(sizes).toEqual([1, 1]);
+    gates.shift()!();
+    await writes[0];
+    await turn();
+    expect(sizes).toEqual([1, 1, 3]);
+    while (gates.length > 0) {
+      gates.shift()!();
+      await turn();
+    }
+    await Promise.all(writes);
+    expect(records.peek('e')).toMatchObject({ found: true, value: 5 });
+    expect(() => createCache({ records, batch: { maxInFlight: 0 } })).toThrow(/maxInFlight/);
+  });
+
   it('close() flushes a pending batch', async () => {
     const records = memoryRecords<number>();
     const cache = createCache({ records, batch: { maxSize: 100, maxWaitMs: 10_000 } });
