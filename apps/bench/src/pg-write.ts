@@ -181,33 +181,74 @@ export async function runPgWrite(): Promise<Section[]> {
         .map((x, r) => ratio(x / perRound[FLOOR]!.get(level)![r]!))
         .join(', ');
 
-    // (b) 64 writers, unbatched and batched.
+    // (b) 64 writers: single writes, the write batcher, and 100-row setMany calls; raw upserts for reference.
     const unbatched = makeCache({ l1: false });
     const batched = makeCache({ l1: false, batch: { maxSize: 100, maxWaitMs: 2 } });
-    const batchContenders = [
-      ['writethrough `cache.set`, unbatched', unbatched],
-      ['writethrough `cache.set`, batched (`maxSize: 100, maxWaitMs: 2`)', batched],
-    ] as const;
+    const many = makeCache({ l1: false });
+    const ROWS = 100;
+    const upsertMany = `insert into ${schema}.raw (key, value, version)
+      select k, v, nextval('${schema}.raw_seq') from unnest($1::text[], $2::jsonb[]) as u(k, v)
+      on conflict (key) do update set value = excluded.value, version = nextval('${schema}.raw_seq')`;
+    const chunk = (next: () => string) => Array.from({ length: ROWS }, next);
+    /** Each contender: one call of `op` writes `rows` rows. */
+    const batchContenders: { name: string; rows: number; op: (next: () => string) => Promise<unknown> }[] = [
+      {
+        name: 'writethrough `cache.set`, unbatched',
+        rows: 1,
+        op: (next) => unbatched.set(next(), userOf(2)),
+      },
+      {
+        name: 'writethrough `cache.set` through the write batcher (`maxSize: 100, maxWaitMs: 2`)',
+        rows: 1,
+        op: (next) => batched.set(next(), userOf(2)),
+      },
+      {
+        name: `writethrough \`cache.setMany\` of ${ROWS} rows`,
+        rows: ROWS,
+        op: (next) => many.setMany(chunk(next).map((key) => ({ key, value: userOf(2) }))),
+      },
+      {
+        name: 'raw single-row upsert (`pg`), no cache',
+        rows: 1,
+        op: (next) => pool.query(upsert, [next(), JSON.stringify(userOf(2))]),
+      },
+      {
+        name: `raw ${ROWS}-row upsert (\`pg\`), no cache`,
+        rows: ROWS,
+        op: (next) => {
+          const keys = chunk(next);
+          const value = JSON.stringify(userOf(2));
+          return pool.query(upsertMany, [keys, keys.map(() => value)]);
+        },
+      },
+    ];
     const batchRounds: number[][] = batchContenders.map(() => []);
     for (let round = 0; round < ROUNDS; round++) {
       for (let j = 0; j < batchContenders.length; j++) {
         const i = (j + round) % batchContenders.length;
-        const [, cache] = batchContenders[i]!;
+        const c = batchContenders[i]!;
         collect();
-        const next = cycle(`b:${i}:${round}:`, 100_000);
-        await drive((key) => cache.set(key, userOf(2)), next, WRITERS, WARMUP_MS);
-        const d = await drive((key) => cache.set(key, userOf(2)), next, WRITERS, RUN_MS);
-        batchRounds[i]!.push(d.opsPerSec);
+        const next = cycle(`b:${i}:${round}:`, 1_000_000);
+        await drive(() => c.op(next), next, WRITERS, WARMUP_MS);
+        const d = await drive(() => c.op(next), next, WRITERS, RUN_MS);
+        batchRounds[i]!.push(d.opsPerSec * c.rows);
       }
       process.stdout.write(
-        `  pg-write ${WRITERS} writers round ${round + 1}/${ROUNDS}: batched/unbatched ${ratio(batchRounds[1]![round]! / batchRounds[0]![round]!)}\n`,
+        `  pg-write ${WRITERS} writers round ${round + 1}/${ROUNDS}: ${batchContenders
+          .map((c, i) => `${c.name.slice(0, 40)} ${num(batchRounds[i]![round]!)}`)
+          .join('; ')}\n`,
       );
     }
-    const batchGain = median(batchRounds[1]!.map((x, r) => x / batchRounds[0]![r]!));
-    const batchRows: string[][] = [
-      [batchContenders[0][0], num(median(batchRounds[0]!)), ratio(1)],
-      [batchContenders[1][0], num(median(batchRounds[1]!)), ratio(batchGain)],
-    ];
+    const gain = (i: number) => median(batchRounds[i]!.map((x, r) => x / batchRounds[0]![r]!));
+    const batcherGain = gain(1);
+    const setManyGain = gain(2);
+    const rawSingle = median(batchRounds[3]!);
+    const rawMany = median(batchRounds[4]!);
+    const batchRows: string[][] = batchContenders.map((c, i) => [
+      c.name,
+      num(median(batchRounds[i]!)),
+      ratio(i === 0 ? 1 : gain(i)),
+    ]);
     const preparedAt = (level: number) => ratio(pairedRatio(OURS, PREPARED, level));
 
     // (c) read misses through to Postgres.
@@ -281,14 +322,21 @@ export async function runPgWrite(): Promise<Section[]> {
       {
         title: `Postgres batched writes (${WRITERS} concurrent writers)`,
         what:
-          `Rows per second with ${WRITERS} writers on distinct keys through our \`cache.set\` (L1 off, Redis L2, ` +
-          '`postgresRecords` on a pool of 10): one upsert per write, or batches of up to 100 rows in one ' +
-          'multi-row upsert (and one round of tier steps per row).',
+          `Rows per second with ${WRITERS} writers on distinct keys (L1 off, Redis L2, \`postgresRecords\` on a pool of 10): ` +
+          'each writer awaiting one `cache.set` at a time (unbatched, or coalesced by the write batcher into ' +
+          `multi-row upserts), or one \`cache.setMany\` of ${ROWS} rows at a time (one multi-row upsert, one batched ` +
+          'begin and one batched commit on Redis); raw upserts without a cache for reference. "× unbatched" divides by ' +
+          'the unbatched `cache.set`.',
         headers: ['writes via', 'rows/s', '× unbatched'],
         align: ['l', 'r', 'r'],
         rows: batchRows,
         notes: [
-          `Target: batching ≥ 8× the rows/s of single writes — measured ${ratio(batchGain)} (median of ${ROUNDS} paired rounds): **${batchGain >= 8 ? 'met' : 'missed'}**.`,
+          `Target: batching ≥ 8× the rows/s of single writes — through \`cache.setMany\` ${ratio(setManyGain)}; ` +
+            `through the write batcher ${ratio(batcherGain)} (medians of ${ROUNDS} paired rounds): ` +
+            `**${setManyGain >= 8 ? 'met' : 'missed'}** for \`setMany\`, **${batcherGain >= 8 ? 'met' : 'missed'}** for the batcher.`,
+          `Raw ${ROWS}-row upserts reach ${ratio(rawMany / rawSingle)} the rows/s of raw single upserts here (the issue measured ≈ 9×). ` +
+            `The write batcher can only batch what is in flight: ${WRITERS} writers awaiting one write each put at most ${WRITERS} rows ` +
+            'in each batch, against 10 single upserts committing at once on the pool.',
         ],
       },
       {
