@@ -137,6 +137,11 @@ broken-split-mark protocol.pml bfs caught:P1-fresh       -DOUTBOX=1 -DROPS=1 -DS
 final-unknown    protocol.pml dfs pass                   -DMARKLOSS=1 -DUNKNOWN=1
 final-unknown-relay protocol.pml dfs pass                -DOUTBOX=1 -DUNKNOWN=1
 broken-unknown-drops-mark protocol.pml bfs caught:P4-converge -DMARKLOSS=1 -DROPS=1 -DUNKNOWN=1 -DUNKNOWN_DROPS_MARK
+final-relay      protocol.pml dfs pass                   -DOUTBOX=2 -DROPS=1
+final-relay-late protocol.pml dfs pass                   -DOUTBOX=2 -DRELAY_EARLY=0 -DROPS=1
+final-relay-unknown protocol.pml dfs pass                -DOUTBOX=2 -DUNKNOWN=1 -DROPS=1
+final-relay-tierfail protocol.pml dfs pass               -DOUTBOX=2 -DTIERFAIL=1 -DCRASHES=0 -DROPS=1
+final-relay-terminate protocol.pml np pass               -DOUTBOX=2 -DROPS=1
 l1-final-small   l1.pml       dfs pass                   -DROPS=1 -DNR=3
 l1-original      l1.pml       bfs caught:L1-read-your-writes -DL1_ORIGINAL
 l1-write-floor-off l1.pml     bfs caught:L1-read-your-writes -DFIX_L1_WRITE_FLOOR=0
@@ -188,6 +193,12 @@ final-3reads     protocol.pml dfs pass                   -DOUTBOX=1 -DROPS=3
 final-2writes    protocol.pml dfs pass                   -DOUTBOX=1 -DWOPS=2
 final-2crashes   protocol.pml dfs pass                   -DOUTBOX=1 -DCRASHES=2
 final-3w-2reads  protocol.pml bit pass                   -DOUTBOX=1 -DNW=3
+final-relay-2reads protocol.pml dfs pass                 -DOUTBOX=2
+l1-relay         l1.pml       dfs pass                   -DOUTBOX=2 -DCRASHES=1 -DROPS=1
+tiered-head-relay-tierfail l1-tiered.pml bit pass        -DNR=1 -DROPS=1 -DTIERED_HEAD -DMARKLOSS=1 -DTIERFAIL=1 -DOUTBOX=2
+tiered-head-relay-unknown l1-tiered.pml dfs pass         -DNR=1 -DROPS=1 -DTIERED_HEAD -DMARKLOSS=1 -DUNKNOWN=1 -DOUTBOX=2
+tiered-head-relay-faults l1-tiered.pml dfs pass          -DNR=1 -DROPS=1 -DTIERED_HEAD -DMARKLOSS=2 -DLEASELOSS=1 -DVALUELOSS=1 -DCRASHES=1 -DOUTBOX=2
+tiered-relay     l1-tiered.pml dfs pass                  -DNR=1 -DROPS=1 -DOUTBOX=2 -DCRASHES=1
 original-ttl-3w  protocol.pml dfs pass                   -DORIGINAL -DMARKLOSS=1 -DNW=3 -DROPS=1
 l1-final         l1.pml       dfs pass                   
 l1-final-l2faults l1.pml      bit pass                   -DMARKLOSS=2 -DLEASELOSS=1 -DVALUELOSS=1 -DCRASHES=1 -DOUTBOX=1

@@ -167,7 +167,11 @@
                                    can take a lease in the cleared, bypassed L1 and
                                    fill it: L1-BUS, L1-RYW, L1-CONV fail) */
 #endif
+#if OUTBOX == 2
+#define BUSCAP (4 * MAXV + RELAY_AGAIN)  /* a write publishes at most 0 (PUBLISH_BEGIN), 0 (unknown outcome) and v; the relay v */
+#else
 #define BUSCAP (3 * MAXV)     /* a write publishes at most 0 (PUBLISH_BEGIN), 0 (unknown outcome) and v */
+#endif
 
 /* ---------------- L1 and bus state, per instance ---------------- */
 bool l1_has[NI];
@@ -380,17 +384,42 @@ inline write_begin() { skip }
 inline write_committed() { skip }
 
 inline relay(v) {
-#if OUTBOX
+#if OUTBOX == 1
   atomic {
     l2_invalidate(v);
     if :: connected[0] -> bus[0]!v :: else -> skip fi;
     if :: connected[1] -> bus[1]!v :: else -> skip fi;
     printf("RELAY   outbox: L2 invalidate(v%d), publish v%d\n", v, v); print_state()
   }
+#elif OUTBOX == 2
+  atomic { outbox_unsettled(v) }   /* the Relay process applies it later */
 #else
   skip
 #endif
 }
+
+#if OUTBOX == 2
+/* The relay's cache.invalidate(key, v) after its L2 step: the relay runs on an
+ * instance of its own (its L1 step is invalidateSync there, then #publish), so
+ * v reaches both instances through the bus (plain version message: receivers
+ * apply L1_j.invalidate(v)). */
+inline relay_publish(v) {
+  atomic {
+    if :: connected[0] -> bus[0]!v :: else -> skip fi;
+    if :: connected[1] -> bus[1]!v :: else -> skip fi;
+    printf("RELAY   publish v%d\n", v)
+  }
+}
+
+/* The outbox relay (l2.pml relay_pass), concurrent with everything else. */
+active proctype Relay() {
+  byte v, rows, again;
+end:
+  do
+  :: relay_pass(v, rows, again)
+  od
+}
+#endif
 
 /* the read joins the load in flight: it returns that load's result and touches
  * no tier; the model drops it (see SINGLE_FLIGHT) */
@@ -535,6 +564,9 @@ proctype Reader(byte r) {
 proctype Writer(byte w) {
   byte i, k, v, j;
   bool begun1;
+#if TIERFAIL
+  bool failed2;
+#endif
   i = INST_W(w);
   do
   :: k < WOPS ->
@@ -621,7 +653,35 @@ proctype Writer(byte w) {
           l2_commit_write(w, WVAL(w), v);
           printf("W%d      L2 commitWrite(v%d)\n", w, v); print_state()
         }
+#if TIERFAIL
+     :: atomic {                                      /* L2 unreachable: commitWrite did not run */
+          tierfails < TIERFAIL -> tierfails++; failed2 = 1;
+          printf("W%d      L2 commitWrite(v%d) failed (not run)\n", w, v); print_state()
+        }
+     :: atomic {                                      /* it ran, the reply was lost */
+          tierfails < TIERFAIL -> tierfails++; failed2 = 1;
+          l2_commit_write(w, WVAL(w), v);
+          printf("W%d      L2 commitWrite(v%d) ran, reply lost\n", w, v); print_state()
+        }
+#endif
      fi;
+#if TIERFAIL
+     if
+     :: failed2 ->                                    /* #commitAll goes on with L1, then throws (policy
+                                                         'fail'): no publish, no ack, not settled */
+        atomic {
+          if
+          :: begun1 -> l1_commit_write(i, w, WVAL(w), v); printf("W%d      L1 commitWrite(v%d) on I%d\n", w, v, i)
+          :: !begun1 && BYPASSED(i) -> skip
+          :: else -> l1_invalidate(i, v); printf("W%d      L1 not begun: invalidate(v%d) on I%d\n", w, v, i)
+          fi;
+          outbox_unsettled(v);
+          printf("W%d      error to the caller (L2 failed): no publish, not settled\n", w); print_l1()
+        };
+        goto next
+     :: else -> skip
+     fi;
+#endif
      atomic {                                         /* L1 step, publish, acknowledge */
        if
        :: begun1 ->
@@ -646,9 +706,14 @@ proctype Writer(byte w) {
        j = 0;
        if :: v > acked -> acked = v :: else -> skip fi;
        if :: v > own_acked[i] -> own_acked[i] = v :: else -> skip fi;
+       outbox_settle(v);                              /* every tier held it: #settle */
        printf("W%d      publish v%d, write acknowledged\n", w, v); print_l1()
      };
-next: v = 0; begun1 = 0; k++
+next: v = 0; begun1 = 0;
+#if TIERFAIL
+     failed2 = 0;
+#endif
+     k++
   :: else -> break
   od;
 crashed:
@@ -708,7 +773,7 @@ end:
   L2_FAULTS
   BUS_OPTIONS(0)
   BUS_OPTIONS(1)
-  :: done == NW + NR && empty(bus[0]) && empty(bus[1]) -> break
+  :: done == NW + NR && RELAY_IDLE && empty(bus[0]) && empty(bus[1]) -> break
   od;
   printf("END     every process has finished, every message is delivered\n"); print_state(); print_l1();
   assert(!c_has || (c_ver == db_ver && c_val == db_val[db_ver]));   /* P4 for L2 */
