@@ -159,6 +159,7 @@ export class RedisStore implements CacheStore<string> {
   #closing: Promise<void> | undefined;
   /** The connection was ready once: from then on, a connection that is not ready fails calls at once. */
   #everReady = false;
+  #waitingReady: Promise<void> | undefined;
   /** Bumped each time the connection closes; a check that saw another epoch must run again. */
   #epoch = 0;
   /** The connection (re)opened and its server was not checked yet. */
@@ -794,9 +795,12 @@ export class RedisStore implements CacheStore<string> {
     if (this.#closed) throw closedError(key);
   }
 
-  /** Resolves when the client emits `ready` (the first connection); rejects when it ends first. */
+  /**
+   * Resolves when the client emits `ready` (the first connection); rejects when it ends first. One
+   * promise (and one pair of listeners) for every call waiting meanwhile.
+   */
   #firstReady(): Promise<void> {
-    return new Promise((resolve, reject) => {
+    this.#waitingReady ??= new Promise<void>((resolve, reject) => {
       const onReady = () => {
         cleanup();
         resolve();
@@ -811,7 +815,10 @@ export class RedisStore implements CacheStore<string> {
       };
       this.client.once('ready', onReady);
       this.client.once('end', onEnd);
+    }).finally(() => {
+      this.#waitingReady = undefined;
     });
+    return this.#waitingReady;
   }
 
   #startCheck(): Promise<void> {

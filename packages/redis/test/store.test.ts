@@ -375,6 +375,23 @@ describe('redisStore: connections', () => {
     }
   });
 
+  it('calls waiting for the first connection share one pair of listeners (no MaxListenersExceededWarning at 32)', async () => {
+    const client = new Redis(target.url);
+    const baseline = { ready: client.listenerCount('ready'), end: client.listenerCount('end') };
+    const store = redisStore({ client, namespace: ns() });
+    try {
+      const calls = Array.from({ length: 32 }, (_, i) => store.get(`first-${i}`, LEASE));
+      // The store's own listeners are added once; the 32 waiting calls add one pair between them.
+      expect(client.listenerCount('ready') - baseline.ready).toBeLessThanOrEqual(2);
+      expect(client.listenerCount('end') - baseline.end).toBeLessThanOrEqual(2);
+      expect((await Promise.all(calls)).every((look) => look.kind === 'lease')).toBe(true);
+    } finally {
+      await store.clear();
+      await store.close();
+      await client.quit();
+    }
+  });
+
   it('fails fast with CacheTierError when the client is not ready (closed port, lazyConnect, offline queue)', async () => {
     const port = await freePort();
     const lazy = new Redis({ port, lazyConnect: true });
