@@ -97,6 +97,8 @@ export function appOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): AppOpti
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 const RETRY = { attempts: 4, baseDelayMs: 20, maxDelayMs: 200 } as const;
 const BATCH = { maxSize: 64, maxWaitMs: 5 } as const;
+const MAX_BULK = 64;
+const BULK_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_EVENTS = 200;
 /** Points of the timeline kept and drawn. */
 const WINDOW_POINTS = 60;
@@ -230,6 +232,36 @@ async function build(
   app.disable('x-powered-by');
   app.use(['/users', '/products', '/reports'], sampler.middleware);
   app.use('/users', writeThroughRouter(users, { validate: User, responseCache: responses, tags: ['users'] }));
+  // Many products in one request: each is one `set`, all issued at once, which the cache's batcher
+  // sends as one setMany statement (and one tag invalidation for the lot).
+  app.post('/products', express.json({ limit: '64kb' }), async (req: Request, res: Response) => {
+    const body = req.body as unknown;
+    const entries =
+      body !== null && typeof body === 'object' && !Array.isArray(body) ? Object.entries(body) : [];
+    const problems: { id: string; message: string }[] = [];
+    if (entries.length === 0 || entries.length > MAX_BULK) {
+      problems.push({ id: '', message: `send an object of 1 to ${MAX_BULK} products keyed by id` });
+    }
+    const values: [string, Product][] = [];
+    for (const [id, value] of entries) {
+      const parsed = Product.safeParse(value);
+      if (!BULK_ID.test(id)) problems.push({ id, message: 'ids are 1 to 64 letters, digits, _ or -' });
+      else if (!parsed.success)
+        problems.push({ id, message: parsed.error.issues.map((i) => i.message).join('; ') });
+      else values.push([id, parsed.data]);
+    }
+    if (problems.length > 0) {
+      res.status(400).json({ title: 'Bad Request', status: 400, problems });
+      return;
+    }
+    try {
+      const written = await Promise.all(values.map(([id, value]) => products.set(id, value)));
+      await responses.invalidateTags(['products']);
+      res.json({ items: values.map(([id], i) => ({ id, version: written[i]!.version })) });
+    } catch {
+      res.status(503).setHeader('Retry-After', '1').json({ title: 'Service Unavailable', status: 503 });
+    }
+  });
   app.use(
     '/products',
     writeThroughRouter(products, { validate: Product, responseCache: responses, tags: ['products'] }),

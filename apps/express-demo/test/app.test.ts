@@ -109,16 +109,34 @@ describe('users and products on writeThroughRouter', () => {
     expect((await request(demo.app).get('/products/monitor')).body.price).toBe(winner.body.price);
   });
 
-  it('concurrent unconditional PUTs are batched into fewer setMany statements', async () => {
+  it('POST /products writes many at once: concurrent sets sent as one setMany statement', async () => {
     const before = demo.products.stats();
-    const ids = Array.from({ length: 30 }, (_, i) => `batch-${i}`);
-    const puts = await Promise.all(
-      ids.map((id) => request(demo.app).put(`/products/${id}`).send({ name: id, price: 1, stock: 1 })),
+    const body = Object.fromEntries(
+      Array.from({ length: 30 }, (_, i) => [`batch-${i}`, { name: `B${i}`, price: 1, stock: 1 }]),
     );
-    expect(puts.every((p) => p.status === 201)).toBe(true);
+    const res = await request(demo.app).post('/products').send(body);
+    expect(res.status).toBe(200);
+    expect(res.body.items).toHaveLength(30);
     const after = demo.products.stats();
     expect(after.batchedRows - before.batchedRows).toBe(30);
-    expect(after.batches - before.batches).toBeLessThan(30);
+    expect(after.batches - before.batches).toBe(1);
+    expect((await request(demo.app).get('/products/batch-7')).body).toEqual({
+      name: 'B7',
+      price: 1,
+      stock: 1,
+    });
+
+    const bad = await request(demo.app)
+      .post('/products')
+      .send({
+        ok: { name: 'Ok', price: 1, stock: 1 },
+        'bad/id': { name: 'X', price: 1, stock: 1 },
+        neg: { name: 'N', price: -1, stock: 0 },
+      });
+    expect(bad.status).toBe(400);
+    expect(bad.body.problems.map((p: { id: string }) => p.id).sort()).toEqual(['bad/id', 'neg']);
+    expect((await request(demo.app).get('/products/ok')).status).toBe(404);
+    expect((await request(demo.app).post('/products').send({})).status).toBe(400);
   });
 });
 
