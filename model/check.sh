@@ -185,6 +185,39 @@ tiered-remote-marks-crash l1-tiered.pml dfs pass         -DNR=1 -DTIERED_HEAD -D
 tiered-remote-marks-unknown l1-tiered.pml dfs pass       -DNR=1 -DTIERED_HEAD -DREMOTE_MARKS -DMARKLOSS=1 -DUNKNOWN=1 -DBUSLOSS=0 -DL1MARKLOSS=0
 tiered-remote-marks-evicted l1-tiered.pml dfs caught:L1-converge -DNR=1 -DTIERED_HEAD -DREMOTE_MARKS -DMARKLOSS=1 -DCRASHES=1 -DBUSLOSS=0
 tiered-remote-marks-busloss l1-tiered.pml dfs caught:L1-converge -DNR=1 -DTIERED_HEAD -DREMOTE_MARKS -DMARKLOSS=1 -DCRASHES=1 -DL1MARKLOSS=0
+early-ack        protocol.pml bfs caught:P1-fresh        -DEARLY_ACK=1 -DOUTBOX=1 -DROPS=1
+early-ack-nocrash protocol.pml bfs caught:P1-fresh       -DEARLY_ACK=1 -DCRASHES=0 -DROPS=1
+early-ack-markloss-only protocol.pml bfs caught:P1-fresh -DEARLY_ACK=1 -DCRASHES=0 -DLEASELOSS=0 -DVALUELOSS=0 -DROPS=1
+early-ack-ttl    protocol.pml dfs pass                   -DEARLY_ACK=1 -DMARKLOSS=1
+early-ack-ttl-relay1 protocol.pml dfs pass               -DEARLY_ACK=1 -DMARKLOSS=1 -DOUTBOX=1
+early-ack-nomarkloss protocol.pml dfs pass               -DEARLY_ACK=1 -DMARKLOSS=0 -DOUTBOX=1
+early-ack-ttl-dbfail protocol.pml dfs pass               -DEARLY_ACK=1 -DMARKLOSS=1 -DOUTBOX=1 -DDBFAIL=1
+early-ack-ttl-terminate protocol.pml np pass             -DEARLY_ACK=1 -DMARKLOSS=1 -DOUTBOX=1
+early-ack-unknown protocol.pml dfs pass                  -DEARLY_ACK=1 -DMARKLOSS=1 -DUNKNOWN=1
+early-ack-unknown-relay protocol.pml bfs caught:P1-fresh -DEARLY_ACK=1 -DOUTBOX=1 -DUNKNOWN=1 -DROPS=1
+early-ack-relay  protocol.pml bfs caught:P1-fresh        -DEARLY_ACK=1 -DOUTBOX=2 -DROPS=1
+early-ack-relay-ttl protocol.pml dfs pass                -DEARLY_ACK=1 -DOUTBOX=2 -DMARKLOSS=1 -DROPS=1
+early-ack-relay-ttl-unknown protocol.pml dfs pass        -DEARLY_ACK=1 -DOUTBOX=2 -DMARKLOSS=1 -DUNKNOWN=1 -DROPS=1
+early-ack-relay-tierfail protocol.pml bfs caught:P1-fresh -DEARLY_ACK=1 -DOUTBOX=2 -DTIERFAIL=1 -DCRASHES=0 -DROPS=1
+early-ack-relay-ttl-tierfail protocol.pml dfs pass       -DEARLY_ACK=1 -DOUTBOX=2 -DMARKLOSS=1 -DTIERFAIL=1 -DCRASHES=0 -DROPS=1
+tiered-early-ack l1-tiered.pml bfs caught:L1-read-your-writes -DNR=1 -DEARLY_ACK=1
+tiered-early-ack-no-l1-markloss l1-tiered.pml bfs caught:L1-read-your-writes -DNR=1 -DEARLY_ACK=1 -DL1MARKLOSS=0
+tiered-head-early-ack-no-l1-markloss l1-tiered.pml bfs caught:L1-read-your-writes -DNR=1 -DTIERED_HEAD -DEARLY_ACK=1 -DL1MARKLOSS=0
+tiered-early-ack-no-l1-faults l1-tiered.pml dfs pass     -DNR=1 -DEARLY_ACK=1 -DL1MARKLOSS=0 -DBUSLOSS=0
+tiered-head-early-ack l1-tiered.pml bfs caught:L1-read-your-writes -DNR=1 -DTIERED_HEAD -DEARLY_ACK=1
+tiered-early-ack2 l1-tiered.pml dfs pass                 -DNR=1 -DEARLY_ACK=2
+tiered-head-early-ack2 l1-tiered.pml dfs pass            -DNR=1 -DTIERED_HEAD -DEARLY_ACK=2
+tiered-early-ack-l2faults l1-tiered.pml bfs caught:L1-read-your-writes -DNR=1 -DEARLY_ACK=1 -DL1MARKLOSS=0 -DMARKLOSS=2 -DLEASELOSS=1 -DVALUELOSS=1 -DCRASHES=1 -DOUTBOX=1
+tiered-early-ack2-l2faults l1-tiered.pml bfs caught:L1-read-your-writes -DNR=1 -DEARLY_ACK=2 -DMARKLOSS=2 -DLEASELOSS=1 -DVALUELOSS=1 -DCRASHES=1 -DOUTBOX=1
+tiered-early-ack2-ttl-faults l1-tiered.pml dfs pass      -DNR=1 -DEARLY_ACK=2 -DMARKLOSS=1 -DLEASELOSS=1 -DVALUELOSS=1 -DCRASHES=1 -DOUTBOX=1
+tiered-early-ack2-unknown-relay l1-tiered.pml dfs pass   -DNR=1 -DEARLY_ACK=2 -DMARKLOSS=1 -DUNKNOWN=1 -DOUTBOX=1
+tiered-head-early-ack2-ttl-faults l1-tiered.pml dfs pass -DNR=1 -DROPS=1 -DTIERED_HEAD -DEARLY_ACK=2 -DMARKLOSS=1 -DLEASELOSS=1 -DVALUELOSS=1 -DCRASHES=1 -DOUTBOX=1
+tiered-early-ack2-dbfail l1-tiered.pml dfs pass          -DNR=1 -DEARLY_ACK=2 -DDBFAIL=1
+tiered-early-ack2-terminate l1-tiered.pml np pass        -DNR=1 -DEARLY_ACK=2
+tiered-early-ack2-2r l1-tiered.pml dfs pass              -DEARLY_ACK=2 -DROPS=1 -DL1VALUELOSS=0 -DL1LEASELOSS=0 -DL1MARKLOSS=0
+tiered-early-ack-2r l1-tiered.pml dfs pass               -DEARLY_ACK=1 -DROPS=1 -DL1VALUELOSS=0 -DL1LEASELOSS=0 -DL1MARKLOSS=0
+tiered-no-l1-early-ack l1-tiered.pml dfs pass            -DNO_L1 -DEARLY_ACK=1 -DBUSLOSS=0 -DL1VALUELOSS=0 -DL1LEASELOSS=0 -DL1MARKLOSS=0
+tiered-no-l1-early-ack-l2faults l1-tiered.pml bfs caught:P1-fresh -DNO_L1 -DEARLY_ACK=1 -DROPS=1 -DBUSLOSS=0 -DL1VALUELOSS=0 -DL1LEASELOSS=0 -DL1MARKLOSS=0 -DMARKLOSS=2 -DLEASELOSS=1 -DVALUELOSS=1 -DCRASHES=1 -DOUTBOX=1
 '
 FULL='
 final-3w         protocol.pml dfs pass                   -DOUTBOX=1 -DNW=3 -DROPS=1
@@ -217,6 +250,7 @@ tiered-head-single-flight l1-tiered.pml dfs pass         -DNR=2 -DREADERS_I0 -DR
 tiered-head-faults-2reads l1-tiered.pml dfs pass         -DNR=1 -DTIERED_HEAD -DMARKLOSS=2 -DLEASELOSS=1 -DVALUELOSS=1 -DCRASHES=1 -DOUTBOX=1
 tiered-head-unknown-relay-2reads l1-tiered.pml dfs pass  -DNR=1 -DTIERED_HEAD -DMARKLOSS=1 -DUNKNOWN=1 -DOUTBOX=1
 tiered-final-l2faults-2r l1-tiered.pml bit pass          -DMARKLOSS=2 -DLEASELOSS=1 -DVALUELOSS=1 -DCRASHES=1 -DOUTBOX=1
+tiered-early-ack2-relay l1-tiered.pml dfs pass           -DNR=1 -DROPS=1 -DOUTBOX=2 -DCRASHES=1 -DEARLY_ACK=2
 '
 
 runs() {

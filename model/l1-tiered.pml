@@ -36,7 +36,11 @@
  * (skipped while the bus is down: "not begun"), L2.beginWrite, DB commit -> v,
  * L2.commitWrite, then the L1 step: L1_i.commitWrite if begun, else (if the
  * bus is up again) L1_i.invalidate(v), else nothing; then publish v to the
- * other instances (no self-delivery) and acknowledge. A refused DB write
+ * other instances (no self-delivery) and acknowledge. With -DEARLY_ACK=1 a
+ * write whose L1 beginWrite ran is acknowledged with its DB commit (before
+ * both commitWrite steps and the publish); -DEARLY_ACK=2 runs its L1
+ * commitWrite right after the DB commit, acknowledges with it, then L2's
+ * commitWrite and the publish. A crash may come after the early ack. A refused DB write
  * (DBFAIL) aborts on L1_i (if begun) and on L2. A crash (before or after the
  * commit) ends the writer; with OUTBOX the relay applies L2.invalidate(v) and
  * publishes v to both instances. With UNKNOWN a DB call may time out with an
@@ -383,6 +387,17 @@ inline read_done() {
 inline write_begin() { skip }
 inline write_committed() { skip }
 
+/* The write is acknowledged (the caller's promise): across instances and on
+ * its own instance (L1-RYW). */
+inline write_ack() {
+  if :: v > acked -> acked = v :: else -> skip fi;
+  if :: v > own_acked[i] -> own_acked[i] = v :: else -> skip fi;
+  printf("W%d      write acknowledged\n", w)
+}
+/* EARLY_ACK: acknowledged before the commitWrite steps, only if every tier's
+ * beginWrite ran (begun1: L1 was not bypassed; L2's always runs here) */
+#define ACKED_EARLY (EARLY_ACK != 0 && begun1)
+
 inline relay(v) {
 #if OUTBOX == 1
   atomic {
@@ -640,11 +655,33 @@ proctype Writer(byte w) {
      :: atomic {
           db_commit(WVAL(w), v); pending = pending & ~BIT(w);
           FLIGHT_DROP(i);                             /* #flights.delete(key) after the commit */
-          printf("W%d      DB commit -> v%d\n", w, v)
+          printf("W%d      DB commit -> v%d\n", w, v);
+#if EARLY_ACK == 1
+          if :: begun1 -> write_ack() :: else -> skip fi;   /* EARLY_ACK: acknowledged now */
+#endif
+          skip
         }
      fi;
+#if EARLY_ACK == 2
+     if                                               /* EARLY_ACK 2: L1 commitWrite first, ack with it */
+     :: begun1 ->
+        if
+        :: crashes < CRASHES ->                       /* crash after the commit, before the L1 step */
+           crashes++;
+           printf("W%d      CRASH after the DB commit\n", w);
+           relay(v);
+           goto crashed
+        :: atomic {
+             l1_commit_write(i, w, WVAL(w), v);
+             printf("W%d      L1 commitWrite(v%d) on I%d (before L2's)\n", w, v, i);
+             write_ack(); print_l1()
+           }
+        fi
+     :: else -> skip
+     fi;
+#endif
      if
-     :: crashes < CRASHES ->                          /* crash after the commit */
+     :: crashes < CRASHES ->                          /* crash after the commit (ACKED_EARLY: after the ack) */
         crashes++;
         printf("W%d      CRASH after the DB commit\n", w);
         relay(v);
@@ -671,7 +708,11 @@ proctype Writer(byte w) {
                                                          'fail'): no publish, no ack, not settled */
         atomic {
           if
+#if EARLY_ACK == 2
+          :: begun1 -> skip                           /* its L1 step ran before L2's */
+#else
           :: begun1 -> l1_commit_write(i, w, WVAL(w), v); printf("W%d      L1 commitWrite(v%d) on I%d\n", w, v, i)
+#endif
           :: !begun1 && BYPASSED(i) -> skip
           :: else -> l1_invalidate(i, v); printf("W%d      L1 not begun: invalidate(v%d) on I%d\n", w, v, i)
           fi;
@@ -684,9 +725,13 @@ proctype Writer(byte w) {
 #endif
      atomic {                                         /* L1 step, publish, acknowledge */
        if
+#if EARLY_ACK == 2
+       :: begun1 -> skip                              /* its L1 step ran before L2's */
+#else
        :: begun1 ->
           l1_commit_write(i, w, WVAL(w), v);
           printf("W%d      L1 commitWrite(v%d) on I%d\n", w, v, i)
+#endif
        :: !begun1 && BYPASSED(i) ->
           printf("W%d      L1 still bypassed on I%d: nothing\n", w, i)
        :: else ->
@@ -704,10 +749,9 @@ proctype Writer(byte w) {
          fi
        };
        j = 0;
-       if :: v > acked -> acked = v :: else -> skip fi;
-       if :: v > own_acked[i] -> own_acked[i] = v :: else -> skip fi;
+       if :: !ACKED_EARLY -> write_ack() :: else -> skip fi;
        outbox_settle(v);                              /* every tier held it: #settle */
-       printf("W%d      publish v%d, write acknowledged\n", w, v); print_l1()
+       printf("W%d      publish v%d\n", w, v); print_l1()
      };
 next: v = 0; begun1 = 0;
 #if TIERFAIL
