@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadCore } from './core.js';
+import { runExpress } from './express.js';
 import { runHitRatio } from './hit-ratio.js';
 import { runL1Hit } from './l1-hit.js';
 import { runL2Hit } from './l2-hit.js';
@@ -27,6 +28,7 @@ const BENCHES: Record<string, () => Promise<Section | Section[]>> = {
   'l2-miss': runL2Miss,
   'l2-stampede': runL2Stampede,
   'pg-write': runPgWrite,
+  express: runExpress,
 };
 
 /** The marker before the JSON line with a child's sections. */
