@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type CacheStore,
   CacheTierError,
   createCache,
   InvalidArgumentError,
@@ -9,24 +8,9 @@ import {
   memoryStore,
   type RecordStore,
 } from '../src/index.js';
+import { flakyTier } from './helpers.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
-
-/** L2 that can be taken down (fault injection a real store cannot give). */
-function downableTier() {
-  const inner = memoryStore();
-  const state = { down: false };
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'capabilities') return { ...target.capabilities, sync: false };
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function' || prop === 'inspect' || prop === 'getSync') return value;
-      return (...args: unknown[]) =>
-        state.down ? Promise.reject(new Error('ECONNREFUSED (tier down)')) : value.apply(target, args);
-    },
-  }) as CacheStore<unknown> & { inspect: typeof inner.inspect };
-  return { store, inner, state };
-}
 
 /** memoryRecords with a `settled` hook. */
 function withSettled(
@@ -100,7 +84,7 @@ describe('cache.invalidate(key, version): a write made around the cache', () => 
 
   it('rejects with CacheTierError when a tier is down, queues the key and reads it from the database', async () => {
     const records = memoryRecords<string>();
-    const l2 = downableTier();
+    const l2 = flakyTier();
     const cache = createCache({ records, l2: l2.store, l1: false, repairIntervalMs: 5 });
     await cache.set('k', 'v1');
     const { version } = await records.set('k', 'v2');
@@ -142,7 +126,7 @@ describe('RecordStore.settled: the engine reports writes every tier holds', () =
 
   it('does not report a delete that committed nothing, nor a write whose tier step failed', async () => {
     const { store, settled } = recordingRecords();
-    const l2 = downableTier();
+    const l2 = flakyTier();
     const cache = createCache({ records: store, l2: l2.store, l1: false });
     await cache.delete('never');
     l2.state.down = true;

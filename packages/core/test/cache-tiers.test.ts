@@ -1,25 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type CacheStore, CacheTierError, createCache, memoryRecords, memoryStore } from '../src/index.js';
-
-/** A tier that can be taken down: every call rejects while `down` is set (fault injection a real store cannot give). */
-function flakyTier() {
-  const inner = memoryStore();
-  const state = { down: false, calls: 0 };
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      // A remote tier: no synchronous steps, every call may fail.
-      if (prop === 'capabilities') return { ...target.capabilities, sync: false };
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function' || prop === 'inspect' || prop === 'getSync') return value;
-      return (...args: unknown[]) => {
-        state.calls++;
-        if (state.down) return Promise.reject(new Error('ECONNREFUSED (tier down)'));
-        return value.apply(target, args);
-      };
-    },
-  }) as CacheStore<unknown> & { inspect: typeof inner.inspect };
-  return { store, inner, state };
-}
+import { CacheTierError, createCache, memoryRecords, memoryStore } from '../src/index.js';
+import { flakyTier } from './helpers.js';
 
 describe('a tier that fails', () => {
   it('reads fall back to the database while L2 is down', async () => {

@@ -4,14 +4,13 @@
  * writer; the relay applies the rest to the cache at least once.
  */
 import {
-  type CacheStore,
   createCache,
   InvalidArgumentError,
   memoryBus,
   memoryStore,
   SizeLimitError,
 } from '@writethrough/core';
-import { randomKey } from '@writethrough/testing';
+import { chaosCacheStore, randomKey } from '@writethrough/testing';
 import { expect, it } from 'vitest';
 import { migrate, migrationSql, outboxRelay, postgresRecords } from '../src/index.ts';
 import type { TestClient } from './own-table-shared.ts';
@@ -31,20 +30,20 @@ async function outboxRows(client: TestClient, schema: string, table: string) {
   }));
 }
 
-/** An L2 that can be taken down (fault injection a real store cannot give). */
+/** An L2 that can be taken down: every call throws while `chaos.throwAlways()` holds. */
 function downableTier() {
   const inner = memoryStore();
-  const state = { down: false };
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'capabilities') return { ...target.capabilities, sync: false };
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function' || prop === 'inspect' || prop === 'getSync') return value;
-      return (...args: unknown[]) =>
-        state.down ? Promise.reject(new Error('ECONNREFUSED (tier down)')) : value.apply(target, args);
+  const { store, chaos } = chaosCacheStore<unknown>(inner);
+  return {
+    store,
+    inner,
+    state: {
+      set down(on: boolean) {
+        if (on) chaos.throwAlways();
+        else chaos.reset();
+      },
     },
-  }) as CacheStore<unknown> & { inspect: typeof inner.inspect };
-  return { store, inner, state };
+  };
 }
 
 let tables = 0;
