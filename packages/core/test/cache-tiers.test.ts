@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CacheTierError, createCache, memoryRecords, memoryStore } from '../src/index.js';
+import { CacheTierError, createCache, memoryRecords } from '../src/index.js';
 import { flakyTier } from './helpers.js';
 
 describe('a tier that fails', () => {
