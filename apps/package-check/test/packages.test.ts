@@ -228,6 +228,67 @@ const express = require('express');
   process.exitCode = 1;
 });
 `,
+  // NestJS: a tiny Nest app (decorators applied by hand: plain JavaScript) with the module and the
+  // interceptor, served on a loopback port; PUT, then GET from the cache, then 304 with the ETag.
+  'nestjs.mjs': `import 'reflect-metadata';
+import { Body, Controller, Get, Module, NotFoundException, Put, UseInterceptors } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { memoryRecords } from '@writethrough/core';
+import { CacheRead, CacheWrite, WriteThroughInterceptor, WriteThroughModule } from '@writethrough/nestjs';
+class UsersController {
+  get() { throw new NotFoundException(); }
+  put(body) { return body; }
+}
+const method = (decorators, key) =>
+  Reflect.decorate(decorators, UsersController.prototype, key, Object.getOwnPropertyDescriptor(UsersController.prototype, key));
+method([Get(':id'), CacheRead('users')], 'get');
+method([Put(':id'), CacheWrite('users')], 'put');
+Body()(UsersController.prototype, 'put', 0);
+Reflect.decorate([Controller('users'), UseInterceptors(WriteThroughInterceptor)], UsersController);
+class AppModule {}
+Module({ imports: [WriteThroughModule.forRoot({ caches: [{ name: 'users', options: { records: memoryRecords() } }] })], controllers: [UsersController] })(AppModule);
+const app = await NestFactory.create(AppModule, { logger: false });
+await app.listen(0, '127.0.0.1');
+const base = (await app.getUrl()).replace('[::1]', '127.0.0.1') + '/users/';
+const missing = await fetch(base + 'u1');
+const put = await fetch(base + 'u1', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'esm' }) });
+const etag = put.headers.get('etag');
+const got = await fetch(base + 'u1');
+const again = await fetch(base + 'u1', { headers: { 'if-none-match': etag } });
+console.log(JSON.stringify({ missing: missing.status, put: put.status, etag, get: got.status, getEtag: got.headers.get('etag'), body: await got.json(), notModified: again.status, resolved: import.meta.resolve('@writethrough/nestjs') }));
+await app.close();
+`,
+  'nestjs.cjs': `require('reflect-metadata');
+const { Body, Controller, Get, Module, NotFoundException, Put, UseInterceptors } = require('@nestjs/common');
+const { NestFactory } = require('@nestjs/core');
+const { memoryRecords } = require('@writethrough/core');
+const { CacheRead, CacheWrite, WriteThroughInterceptor, WriteThroughModule } = require('@writethrough/nestjs');
+class UsersController {
+  get() { throw new NotFoundException(); }
+  put(body) { return body; }
+}
+const method = (decorators, key) =>
+  Reflect.decorate(decorators, UsersController.prototype, key, Object.getOwnPropertyDescriptor(UsersController.prototype, key));
+method([Get(':id'), CacheRead('users')], 'get');
+method([Put(':id'), CacheWrite('users')], 'put');
+Body()(UsersController.prototype, 'put', 0);
+Reflect.decorate([Controller('users'), UseInterceptors(WriteThroughInterceptor)], UsersController);
+class AppModule {}
+Module({ imports: [WriteThroughModule.forRoot({ caches: [{ name: 'users', options: { records: memoryRecords() } }] })], controllers: [UsersController] })(AppModule);
+(async () => {
+  const app = await NestFactory.create(AppModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const base = (await app.getUrl()).replace('[::1]', '127.0.0.1') + '/users/';
+  const put = await fetch(base + 'u1', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'cjs' }) });
+  const got = await fetch(base + 'u1');
+  const stale = await fetch(base + 'u1', { method: 'PUT', headers: { 'content-type': 'application/json', 'if-match': '"999"' }, body: '{"name":"stale"}' });
+  console.log(JSON.stringify({ put: put.status, get: got.status, body: await got.json(), stale: stale.status, resolved: require.resolve('@writethrough/nestjs') }));
+  await app.close();
+})().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+`,
   'testing.test.mjs': `import * as testing from '@writethrough/testing';
 import { expect, it } from 'vitest';
 
@@ -287,6 +348,20 @@ describe('the packed packages, installed with npm outside the workspace', () => 
       devDependencies: Record<string, string>;
     };
     dependencies.express = expressPackage.devDependencies.express!;
+    // The peers of @writethrough/nestjs (and the HTTP platform its script serves on), at the versions
+    // the workspace tests with.
+    const nestPackage = JSON.parse(readFileSync(join(root, 'packages/nestjs/package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    for (const name of [
+      '@nestjs/common',
+      '@nestjs/core',
+      '@nestjs/platform-express',
+      'reflect-metadata',
+      'rxjs',
+    ]) {
+      dependencies[name] = nestPackage.devDependencies[name]!;
+    }
     // Our packages depend on each other by version (pnpm pack rewrote workspace:^): pin those to the
     // local tarballs, so nothing is fetched from the registry under our names.
     const overrides = Object.fromEntries(packages.map((p) => [p.manifest.name, `$${p.manifest.name}`]));
@@ -307,6 +382,7 @@ describe('the packed packages, installed with npm outside the workspace', () => 
       expect.arrayContaining([
         '@writethrough/core',
         '@writethrough/express',
+        '@writethrough/nestjs',
         '@writethrough/postgres',
         '@writethrough/redis',
         '@writethrough/testing',
@@ -402,6 +478,28 @@ describe('the packed packages, installed with npm outside the workspace', () => 
     expect(result).toMatchObject({ put: 201, get: 200, body: { name: 'cjs' }, stale: 412 });
     expect(result.resolved).toMatch(
       /[/\\]node_modules[/\\]@writethrough[/\\]express[/\\]dist[/\\]index\.cjs$/,
+    );
+  });
+
+  it('@writethrough/nestjs works from ESM import, in a Nest app with its peers installed', async () => {
+    const result = await nodeJson(project, 'nestjs.mjs');
+    expect(result).toMatchObject({
+      missing: 404,
+      put: 200,
+      get: 200,
+      body: { name: 'esm' },
+      notModified: 304,
+    });
+    expect(result.etag).toMatch(/^"\d+"$/);
+    expect(result.getEtag).toBe(result.etag);
+    expect(result.resolved).toMatch(/\/node_modules\/@writethrough\/nestjs\/dist\/index\.js$/);
+  });
+
+  it('@writethrough/nestjs works from CJS require', async () => {
+    const result = await nodeJson(project, 'nestjs.cjs');
+    expect(result).toMatchObject({ put: 200, get: 200, body: { name: 'cjs' }, stale: 412 });
+    expect(result.resolved).toMatch(
+      /[/\\]node_modules[/\\]@writethrough[/\\]nestjs[/\\]dist[/\\]index\.cjs$/,
     );
   });
 
