@@ -1,6 +1,8 @@
 import { ConfigurableModuleBuilder, type DynamicModule, Module, type Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { WriteThroughHealthIndicator } from './health.js';
 import { WriteThroughInterceptor } from './interceptor.js';
+import { CacheNameCheck } from './name-check.js';
 import type { WriteThroughModuleOptions } from './options.js';
 import { CacheRegistry } from './registry.js';
 import { getCacheToken, WRITE_THROUGH_REGISTRY } from './tokens.js';
@@ -84,7 +86,7 @@ function rootModule(generated: DynamicModule, extras: Extras, names: readonly st
   const core: DynamicModule = {
     module: WriteThroughCoreModule,
     global: true,
-    imports: generated.imports ?? [],
+    imports: [...(generated.imports ?? []), DiscoveryModule],
     providers: [
       ...(generated.providers ?? []),
       ...(extras.extraProviders ?? []),
@@ -96,6 +98,7 @@ function rootModule(generated: DynamicModule, extras: Extras, names: readonly st
       { provide: CacheRegistry, useExisting: WRITE_THROUGH_REGISTRY },
       WriteThroughInterceptor,
       WriteThroughHealthIndicator,
+      CacheNameCheck,
     ],
     exports: [
       WRITE_THROUGH_REGISTRY,

@@ -22,6 +22,7 @@ import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CacheRead,
+  CacheRegistry,
   CacheWrite,
   InjectCache,
   WriteThroughInterceptor,
@@ -271,6 +272,64 @@ describe('principal in the key', () => {
     expect(await settings.get('ada/settings')).toEqual({ theme: 'dark' });
     // A principal cannot reach into another one's keys with the separator.
     await http().get('/me/settings').set('x-user', 'ada/settings').expect(404);
+  });
+});
+
+describe('checks', () => {
+  it('a decorator naming an unknown cache fails the bootstrap', async () => {
+    @Controller('orders')
+    class OrdersController {
+      @Get(':id')
+      @CacheRead('orders')
+      get() {
+        return {};
+      }
+    }
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        WriteThroughModule.forRoot({ caches: [{ name: 'users', options: { records: memoryRecords() } }] }),
+      ],
+      controllers: [OrdersController],
+    }).compile();
+    const broken = moduleRef.createNestApplication({ logger: false });
+    await expect(broken.init()).rejects.toThrow(
+      /@CacheRead\("orders"\) on OrdersController.get: WriteThroughModule has no cache of that name \(known: "users"\)/,
+    );
+    await broken.close();
+  });
+
+  it("a value the cache's validator refuses is 400, and nothing is written", async () => {
+    @Controller('items')
+    @UseInterceptors(WriteThroughInterceptor)
+    class ItemsController {
+      @Put(':sku')
+      @CacheWrite('items', { param: 'sku' })
+      put(@Body() body: unknown) {
+        return body;
+      }
+    }
+    const validate = (value: unknown) => {
+      if (typeof (value as { title?: unknown }).title !== 'string') throw new Error('title must be a string');
+      return value as { title: string };
+    };
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        WriteThroughModule.forRoot({
+          caches: [{ name: 'items', options: { records: memoryRecords(), validate } }],
+        }),
+      ],
+      controllers: [ItemsController],
+    }).compile();
+    const other = moduleRef.createNestApplication({ logger: false });
+    await other.init();
+    try {
+      const res = await request(other.getHttpServer()).put('/items/a1').send({ title: 3 }).expect(400);
+      expect(res.body.message).toMatch(/title must be a string/);
+      await request(other.getHttpServer()).put('/items/a1').send({ title: 'Lamp' }).expect(200);
+      expect(await other.get(CacheRegistry).get('items').get('a1')).toEqual({ title: 'Lamp' });
+    } finally {
+      await other.close();
+    }
   });
 });
 
