@@ -525,3 +525,69 @@ describe('the packed packages, installed with npm outside the workspace', () => 
     );
   });
 });
+
+/** The oldest Nest major the nestjs package supports (its peer range is ^11 || ^12; the workspace tests with 12). */
+const NEST_11 = '11.2.10';
+
+describe('@writethrough/nestjs on Nest 11, installed with npm outside the workspace', () => {
+  let nest11 = '';
+  beforeAll(async () => {
+    nest11 = await mkdtemp(join(tmpdir(), 'wt-package-check-nest11-'));
+    const tarballs = join(nest11, 'tarballs');
+    await mkdir(tarballs);
+    const dependencies: Record<string, string> = {};
+    for (const name of ['@writethrough/core', '@writethrough/nestjs']) {
+      const { dir } = byName.get(name)!;
+      const before = new Set(await readdir(tarballs));
+      await sh('pnpm', ['pack', '--pack-destination', tarballs], dir);
+      const made = (await readdir(tarballs)).filter((f) => !before.has(f) && f.endsWith('.tgz'));
+      if (made.length !== 1) throw new Error(`pnpm pack of ${name} made ${made.length} tarballs`);
+      dependencies[name] = `file:./tarballs/${made[0]}`;
+    }
+    for (const name of ['@nestjs/common', '@nestjs/core', '@nestjs/platform-express'])
+      dependencies[name] = NEST_11;
+    const nestPackage = JSON.parse(readFileSync(join(root, 'packages/nestjs/package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    for (const name of ['reflect-metadata', 'rxjs']) dependencies[name] = nestPackage.devDependencies[name]!;
+    const manifest = {
+      name: 'wt-package-check-nest11',
+      version: '0.0.0',
+      private: true,
+      dependencies,
+      overrides: { '@writethrough/core': '$@writethrough/core' },
+    };
+    await writeFile(join(nest11, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    for (const file of ['nestjs.mjs', 'nestjs.cjs']) await writeFile(join(nest11, file), SCRIPTS[file]!);
+    await sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], nest11, userEnv());
+  });
+
+  afterAll(async () => {
+    if (nest11 === '') return;
+    if (keep) console.log(`Nest 11 package check project kept at ${nest11}`);
+    else await rm(nest11, { recursive: true, force: true });
+  });
+
+  it('installs Nest 11 beside the packed package', () => {
+    const core = JSON.parse(
+      readFileSync(join(nest11, 'node_modules/@nestjs/core/package.json'), 'utf8'),
+    ) as Manifest;
+    expect(core.version).toBe(NEST_11);
+  });
+
+  it('works from ESM import', async () => {
+    const result = await nodeJson(nest11, 'nestjs.mjs');
+    expect(result).toMatchObject({
+      missing: 404,
+      put: 200,
+      get: 200,
+      body: { name: 'esm' },
+      notModified: 304,
+    });
+  });
+
+  it('works from CJS require', async () => {
+    const result = await nodeJson(nest11, 'nestjs.cjs');
+    expect(result).toMatchObject({ put: 200, get: 200, body: { name: 'cjs' }, stale: 412 });
+  });
+});
