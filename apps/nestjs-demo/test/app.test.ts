@@ -10,6 +10,7 @@ import { getCacheToken } from '@writethrough/nestjs';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppModule } from '../src/app.module.ts';
+import { settingsFromEnv } from '../src/config.ts';
 import { INFRASTRUCTURE, type Infrastructure } from '../src/infrastructure.ts';
 import type { Product, User } from '../src/schemas.ts';
 import { UsersController } from '../src/users.controller.ts';
@@ -186,5 +187,47 @@ describe('shutdown', () => {
     await request(other.getHttpServer()).put('/users/x').send({ name: 'X' }).expect(200);
     await other.close();
     await expect(client.query('SELECT 1')).rejects.toThrow();
+  });
+});
+
+describe('configuration from the environment', () => {
+  it('DATABASE_URL, REDIS_URL and NESTJS_DEMO_DATA_DIR switch the app; empty or absent means embedded', () => {
+    expect(
+      settingsFromEnv({
+        DATABASE_URL: 'postgres://db/app',
+        REDIS_URL: 'redis://cache:6379',
+        NESTJS_DEMO_DATA_DIR: '',
+      }),
+    ).toEqual({ databaseUrl: 'postgres://db/app', redisUrl: 'redis://cache:6379', dataDir: undefined });
+    expect(settingsFromEnv({})).toEqual({ databaseUrl: undefined, redisUrl: undefined, dataDir: undefined });
+    expect(settingsFromEnv({ DATABASE_URL: '', NESTJS_DEMO_DATA_DIR: './data' })).toEqual({
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      dataDir: './data',
+    });
+  });
+
+  it('AppModule.forRoot() with no settings boots on the environment (here: none set, so PGlite)', async () => {
+    const saved = { db: process.env.DATABASE_URL, redis: process.env.REDIS_URL };
+    delete process.env.DATABASE_URL;
+    delete process.env.REDIS_URL;
+    try {
+      const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot()] }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      await app.init();
+      try {
+        await request(app.getHttpServer())
+          .put('/users/env')
+          .send({ name: 'Env', email: 'env@example.com' })
+          .expect(200);
+        const got = await request(app.getHttpServer()).get('/users/env').expect(200);
+        expect(got.body).toMatchObject({ name: 'Env' });
+      } finally {
+        await app.close();
+      }
+    } finally {
+      if (saved.db !== undefined) process.env.DATABASE_URL = saved.db;
+      if (saved.redis !== undefined) process.env.REDIS_URL = saved.redis;
+    }
   });
 });
