@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { defineConfig } from 'vitest/config';
 // By path, as packages/express does: the package's index imports vitest, which a config file must not.
-import { redisTestsAvailable } from '../../packages/testing/src/redis-server.ts';
+import { missingServer as missing, serverTestFiles } from '../../packages/testing/src/server-gate.ts';
 import { chromiumPath, postgresUrl } from './test/servers.ts';
 
 /** Test files that need a Postgres server and Redis, and those that need Chromium. */
@@ -10,42 +10,18 @@ const NEEDS_SERVERS = /\.servers\.test\.ts$/;
 const NEEDS_BROWSER = /\.browser\.test\.ts$/;
 const RUN = 'pnpm --filter express-demo test';
 
-/** Whether the test Postgres answers `SELECT 1` within 3 s; the reason when it does not. */
-async function postgresReason(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: postgresUrl(), connectionTimeoutMillis: 3_000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-/** DESIGN §6: with CI=true a missing server (or browser) fails the run; without it, the files are skipped loudly. */
-function missing(message: string): void {
-  if (process.env.CI === 'true') throw new Error(`CI=true and ${message}`);
-  console.warn(`\n  SKIPPED — ${message}\n`);
-}
-
 export default defineConfig(async () => {
-  let files = readdirSync(new URL('./test', import.meta.url)).filter((f) => f.endsWith('.test.ts'));
-  const serverFiles = files.filter((f) => NEEDS_SERVERS.test(f));
-  if (serverFiles.length > 0) {
-    const what = `express-demo (${serverFiles.join(', ')})`;
-    const redis = await redisTestsAvailable(what, { run: RUN });
-    const reason = await postgresReason();
-    if (reason !== undefined) {
-      missing(
-        `${what}: no Postgres at ${process.env.DATABASE_URL ? 'DATABASE_URL' : '127.0.0.1:5432 database test'} ` +
-          `(${reason}). Start one (apt-get install postgresql) or set DATABASE_URL, then run: ${RUN}`,
-      );
-    }
-    if (redis.skip || reason !== undefined) files = files.filter((f) => !NEEDS_SERVERS.test(f));
-  }
+  let files = await serverTestFiles({
+    files: readdirSync(new URL('./test', import.meta.url)).filter((f) => f.endsWith('.test.ts')),
+    pattern: NEEDS_SERVERS,
+    what: 'express-demo',
+    run: RUN,
+    redis: true,
+    postgres: {
+      client: () => new pg.Client({ connectionString: postgresUrl(), connectionTimeoutMillis: 3_000 }),
+      where: process.env.DATABASE_URL ? 'DATABASE_URL' : '127.0.0.1:5432 database test',
+    },
+  });
   const browserFiles = files.filter((f) => NEEDS_BROWSER.test(f));
   if (browserFiles.length > 0 && chromiumPath() === undefined) {
     missing(
