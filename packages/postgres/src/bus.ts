@@ -29,6 +29,7 @@ import {
   InvalidArgumentError,
   WriteThroughError,
 } from '@writethrough/core';
+import { bounded, integerOption } from './options.js';
 
 // ---------------------------------------------------------------------------------------------
 // Clients
@@ -146,33 +147,6 @@ const NOTIFY_ONE = 'SELECT pg_notify($1, $2)';
 const NOTIFY_MANY =
   'SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS f(payload, n) ORDER BY n';
 
-function integer(name: string, value: number | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new InvalidArgumentError(`postgresBus ${name} must be an integer >= ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** Runs `promise` with a bound; rejects with `error()` when it does not settle in time. */
-function bounded<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  promise.catch(() => undefined);
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(error()), ms);
-    timer.unref?.();
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (cause) => {
-        clearTimeout(timer);
-        reject(cause);
-      },
-    );
-  });
-}
-
 /** Quotes a channel name as an identifier (validated: no `"`). */
 function quoted(channel: string): string {
   return `"${channel}"`;
@@ -282,11 +256,16 @@ export class PostgresBus implements InvalidationBus {
     this.#connect = connect;
     this.#pglite = client;
     this.#publisher = publisher;
-    this.#heartbeatMs = integer('heartbeatMs', options.heartbeatMs, 1_000, 0);
-    this.#missedHeartbeats = integer('missedHeartbeats', options.missedHeartbeats, 3, 1);
-    this.#timeoutMs = integer('timeoutMs', options.timeoutMs, 2_000, 1);
-    this.#reconnectDelayMs = integer('reconnectDelayMs', options.reconnectDelayMs, 100, 1);
-    this.#maxReconnectDelayMs = integer('maxReconnectDelayMs', options.maxReconnectDelayMs, 5_000, 1);
+    this.#heartbeatMs = integerOption('postgresBus heartbeatMs', options.heartbeatMs, 1_000, 0);
+    this.#missedHeartbeats = integerOption('postgresBus missedHeartbeats', options.missedHeartbeats, 3, 1);
+    this.#timeoutMs = integerOption('postgresBus timeoutMs', options.timeoutMs, 2_000, 1);
+    this.#reconnectDelayMs = integerOption('postgresBus reconnectDelayMs', options.reconnectDelayMs, 100, 1);
+    this.#maxReconnectDelayMs = integerOption(
+      'postgresBus maxReconnectDelayMs',
+      options.maxReconnectDelayMs,
+      5_000,
+      1,
+    );
     if (options.onError !== undefined && typeof options.onError !== 'function') {
       throw new InvalidArgumentError('postgresBus onError must be a function');
     }

@@ -23,7 +23,14 @@ import {
 import { classifyPostgresError, sqlStateOf } from './classify.js';
 import { arrayLiteral } from './identifiers.js';
 import { migrate } from './migrate.js';
-import { type OutboxNames, type OutboxOptions, resolveOutbox } from './outbox-sql.js';
+import { integerOption } from './options.js';
+import {
+  type OutboxNames,
+  type OutboxOptions,
+  type OutboxStatements,
+  outboxStatements,
+  resolveOutbox,
+} from './outbox-sql.js';
 import {
   type ColumnMapping,
   isOwnTable,
@@ -148,6 +155,8 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
   #ready: Promise<void> | undefined;
   #closed = false;
   readonly #outbox: OutboxNames | undefined;
+  /** The outbox's statements (the cleanup deletes rows as the relay does). */
+  readonly #outboxSql: OutboxStatements | undefined;
   /** Statement text → prepared statement name, when statements are prepared. */
   readonly #names: Map<string, string> | undefined;
   readonly #cleanupIntervalMs: number;
@@ -188,17 +197,20 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
       this.#sql = statements(names, this.#outbox);
       this.#own = undefined;
     }
+    this.#outboxSql = this.#outbox === undefined ? undefined : outboxStatements(this.#outbox);
     const outboxOptions: OutboxOptions =
       typeof options.outbox === 'object' && options.outbox !== null ? options.outbox : {};
-    this.#cleanupIntervalMs = positiveInteger(
+    this.#cleanupIntervalMs = integerOption(
+      'outbox.cleanupIntervalMs',
       outboxOptions.cleanupIntervalMs,
       250,
-      'outbox.cleanupIntervalMs',
+      1,
     );
-    this.#maxPendingCleanup = positiveInteger(
+    this.#maxPendingCleanup = integerOption(
+      'outbox.maxPendingCleanup',
       outboxOptions.maxPendingCleanup,
       100_000,
-      'outbox.maxPendingCleanup',
+      1,
     );
     this.#options = options;
   }
@@ -258,10 +270,7 @@ export class PostgresRecords<V = unknown> implements RecordStore<V> {
       for (let i = 0; i < versions.length; i += 1000) {
         const chunk = versions.slice(i, i + 1000);
         try {
-          await this.#client.query(
-            `DELETE FROM ${this.#outbox!.qualified} WHERE version = ANY($1::bigint[])`,
-            [arrayLiteral(chunk)],
-          );
+          await this.#client.query(this.#outboxSql!.remove, [arrayLiteral(chunk)]);
           this.#outboxStats.cleaned += chunk.length;
         } catch {
           // The rows stay: the relay applies them once more (harmless) and deletes them.
@@ -727,14 +736,6 @@ function validateKey(key: unknown): asserts key is string {
       { key },
     );
   }
-}
-
-function positiveInteger(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidArgumentError(`${name} must be an integer >= 1, got ${String(value)}`);
-  }
-  return value;
 }
 
 function validateIfVersion(ifVersion: number | undefined, key: string): void {

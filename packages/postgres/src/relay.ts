@@ -16,6 +16,7 @@
  */
 import { CacheClosedError, InvalidArgumentError, type WriteThroughError } from '@writethrough/core';
 import { arrayLiteral } from './identifiers.js';
+import { bounded, integerOption } from './options.js';
 import { type OutboxStatements, outboxNamesOf, outboxStatements } from './outbox-sql.js';
 
 /** A dedicated connection of the relay: a new, not yet connected `pg.Client` (only what it uses). */
@@ -150,10 +151,10 @@ export class OutboxRelay {
     this.#shared = options.records.client;
     this.#cache = options.cache;
     this.#connect = options.connect;
-    this.#intervalMs = integer(options.intervalMs, 1000, 1, 'intervalMs');
-    this.#graceMs = integer(options.graceMs, 2000, 0, 'graceMs');
-    this.#batchSize = integer(options.batchSize, 500, 1, 'batchSize');
-    this.#timeoutMs = integer(options.timeoutMs, 10_000, 1, 'timeoutMs');
+    this.#intervalMs = integerOption('intervalMs', options.intervalMs, 1000, 1);
+    this.#graceMs = integerOption('graceMs', options.graceMs, 2000, 0);
+    this.#batchSize = integerOption('batchSize', options.batchSize, 500, 1);
+    this.#timeoutMs = integerOption('timeoutMs', options.timeoutMs, 10_000, 1);
     this.#onError = options.onError ?? (() => {});
     if (options.autoStart !== false) this.#schedule(0);
   }
@@ -297,7 +298,7 @@ export class OutboxRelay {
       connection.on('end', lost);
       this.#connection = connection;
       try {
-        await bounded(connection.connect(), ms, 'connecting');
+        await bounded(connection.connect(), ms, () => timedOut('connecting', ms));
       } catch (error) {
         lost();
         await connection.end().catch(() => undefined);
@@ -305,7 +306,9 @@ export class OutboxRelay {
       }
     }
     if (!this.#leader) {
-      const result = await bounded(connection.query(this.#sql.tryLead), ms, 'the leader lock');
+      const result = await bounded(connection.query(this.#sql.tryLead), ms, () =>
+        timedOut('the leader lock', ms),
+      );
       const got = (result.rows[0] as { got: unknown } | undefined)?.got;
       if (got === true || got === 't') {
         this.#leader = true;
@@ -313,7 +316,9 @@ export class OutboxRelay {
       }
     }
     const own = connection;
-    return { query: (text, params) => bounded(own.query(text, params), ms, 'a relay statement') };
+    return {
+      query: (text, params) => bounded(own.query(text, params), ms, () => timedOut('a relay statement', ms)),
+    };
   }
 
   async #drop(): Promise<void> {
@@ -321,28 +326,17 @@ export class OutboxRelay {
     this.#connection = undefined;
     this.#leader = false;
     if (connection !== undefined) {
-      await bounded(connection.end(), this.#timeoutMs, 'ending the connection').catch(() => undefined);
+      await bounded(connection.end(), this.#timeoutMs, () =>
+        timedOut('ending the connection', this.#timeoutMs),
+      ).catch(() => undefined);
     }
   }
 }
 
-/** Rejects when `promise` takes longer than `ms`. */
-function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`outbox relay: ${what} took longer than ${ms} ms`)), ms);
-    timer.unref?.();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+/** The error of a relay step that took longer than its bound. */
+function timedOut(what: string, ms: number): Error {
+  return new Error(`outbox relay: ${what} took longer than ${ms} ms`);
 }
 
 /** Errors by which a cache refuses a key for good (it is invalid, or over its size limit). */
 const REFUSED = new Set<unknown>(['WT_INVALID_ARGUMENT', 'WT_SIZE_LIMIT']);
-
-function integer(value: number | undefined, fallback: number, min: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${String(value)}`);
-  }
-  return value;
-}
