@@ -1107,9 +1107,7 @@ export class WriteThroughCache<V> {
     for (let i = this.#tiers.length - 1; i >= 0; i--) {
       const tier = this.#tiers[i]!;
       const fail = (row: CommittedRow<V>, op: string, error: unknown): void => {
-        this.#emitError(row.key, tier, op, error);
-        tier.queueRepair(row.key, row.version, this.#maxRepairs);
-        this.#scheduleRepair();
+        this.#repairLater(tier, row.key, row.version, op, error);
         if (!failures.has(row.key)) failures.set(row.key, { tier, error });
       };
       const entryOf = (row: CommittedRow<V>): TierEntry<unknown> =>
@@ -1293,9 +1291,7 @@ export class WriteThroughCache<V> {
         tier.succeeded();
       } catch (error) {
         tier.failed();
-        this.#emitError(key, tier, begun[i] ? 'commitWrite' : 'invalidate', error);
-        tier.queueRepair(key, version, this.#maxRepairs);
-        this.#scheduleRepair();
+        this.#repairLater(tier, key, version, begun[i] ? 'commitWrite' : 'invalidate', error);
         failure ??= error;
         failedTier ??= tier;
       }
@@ -1347,9 +1343,7 @@ export class WriteThroughCache<V> {
           tier.succeeded();
         } catch (cause) {
           tier.failed();
-          this.#emitError(key, tier, 'invalidate', cause);
-          tier.queueRepair(key, 0, this.#maxRepairs);
-          this.#scheduleRepair();
+          this.#repairLater(tier, key, 0, 'invalidate', cause);
         }
       }
       this.#publish(key, 0);
@@ -1433,6 +1427,13 @@ export class WriteThroughCache<V> {
     }
     this.#l1Bypassed = bypass;
     if (this.#listening) this.#emit('bus', { state });
+  }
+
+  /** A tier step that failed: reported, and the key queued to be invalidated up to `version` once the tier answers. */
+  #repairLater(tier: Tier, key: string, version: number, op: string, error: unknown): void {
+    this.#emitError(key, tier, op, error);
+    tier.queueRepair(key, version, this.#maxRepairs);
+    this.#scheduleRepair();
   }
 
   #scheduleRepair(): void {
@@ -1697,9 +1698,7 @@ export class WriteThroughCache<V> {
         tier.succeeded();
       } catch (error) {
         tier.failed();
-        this.#emitError(key, tier, 'invalidate', error);
-        tier.queueRepair(key, v, this.#maxRepairs);
-        this.#scheduleRepair();
+        this.#repairLater(tier, key, v, 'invalidate', error);
         failure ??= error;
         failedTier ??= tier;
       }
