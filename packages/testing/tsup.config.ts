@@ -2,4 +2,5 @@ import { defineConfig } from 'tsup';
 import { base } from '../../tsup.base.ts';
 
 // ESM only: vitest, which the suites register their tests with, cannot be loaded with require().
-export default defineConfig({ ...base, format: ['esm'] });
+// `tools` is the entry without vitest, for programs that run outside it (apps/bench, apps/chaos).
+export default defineConfig({ ...base, entry: ['src/index.ts', 'src/tools.ts'], format: ['esm'] });

@@ -72,3 +72,4 @@ export {
   startRedisServer,
   waitForRedis,
 } from './redis-server.js';
+export { Rng, ZipfSampler } from './zipf.js';
