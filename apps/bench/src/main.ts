@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runArticle } from './article.js';
 import { loadCore } from './core.js';
 import { runExpress } from './express.js';
 import { runHitRatio } from './hit-ratio.js';
@@ -29,6 +30,7 @@ const BENCHES: Record<string, () => Promise<Section | Section[]>> = {
   'l2-stampede': runL2Stampede,
   'pg-write': runPgWrite,
   express: runExpress,
+  article: runArticle,
 };
 
 /** The marker before the JSON line with a child's sections. */

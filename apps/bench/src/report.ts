@@ -10,8 +10,22 @@ export const END_MARKER = '<!-- results:end -->';
 
 export type Cell = string | number;
 
+/** What the chart of a section draws (RESULTS.md): bars of some numeric columns of its table. */
+export interface ChartSpec {
+  /** The columns drawn, one bar per row and column (default: the first column whose cells hold numbers). */
+  readonly columns?: readonly number[];
+  /** The series' names in the legend (default: the columns' headers). */
+  readonly labels?: readonly string[];
+  /** The unit of the values, after each value (default: none). */
+  readonly unit?: string;
+  /** Which way is better, said under the title (default: not said). */
+  readonly better?: 'lower' | 'higher';
+}
+
 /** A benchmark's result: a titled table, plus the sentences that say how it compares with its target. */
 export interface Section {
+  /** A short name for files (the chart `results/<id>.svg`); default: derived from the title. */
+  readonly id?: string;
   readonly title: string;
   /** One or two sentences: what was measured. */
   readonly what: string;
@@ -21,6 +35,8 @@ export interface Section {
   readonly rows: readonly (readonly Cell[])[];
   /** Verdicts against targets and remarks (rendered as a list). */
   readonly notes: readonly string[];
+  /** What RESULTS.md charts (default: the first numeric column); `false` for no chart. */
+  readonly chart?: ChartSpec | false;
 }
 
 /** A number with thousands separators and `digits` decimals. */
