@@ -2,8 +2,10 @@
  * Runs every benchmark, one after another, each in a fresh Node process of its own (so no benchmark
  * runs on a heap or JIT state another left behind; the hit benchmark goes further and starts a
  * process per contender run), prints the results and, when all of them ran, rewrites the generated
- * block of `apps/bench/README.md`. `pnpm start -- l1-hit hit-ratio` runs a subset (printed only,
- * the README is left alone).
+ * block of `apps/bench/README.md` and writes `apps/bench/RESULTS.md` with a chart per figure
+ * (`results/*.svg`). `pnpm start -- l1-hit hit-ratio` runs a subset (printed only, the files are
+ * left alone); `pnpm start -- --render` renders RESULTS.md and the README block again from the last
+ * full run's `results/results.json`, measuring nothing.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +20,7 @@ import { runL2Stampede } from './l2-stampede.js';
 import { machineInfo } from './measure.js';
 import { runPgWrite } from './pg-write.js';
 import { renderResults, rewriteBetweenMarkers, type Section } from './report.js';
+import { type ResultsData, readResultsData, writeResultsFile } from './results-md.js';
 import { runWritePath } from './write-path.js';
 import { workload } from './zipf.js';
 
@@ -75,9 +78,22 @@ async function child(name: string): Promise<void> {
   process.stdout.write(`${RESULT}${JSON.stringify(Array.isArray(result) ? result : [result])}\n`);
 }
 
+const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+/** Rewrites the README's block and RESULTS.md (with its charts) from a full run's results. */
+async function publish(data: ResultsData): Promise<void> {
+  const body = renderResults(data.machine, data.sections, new Date(data.date), data.elapsedMs);
+  const readme = fileURLToPath(new URL('../README.md', import.meta.url));
+  await rewriteBetweenMarkers(readme, body);
+  process.stdout.write(`\nresults written to ${readme}\n`);
+  const results = await writeResultsFile(BENCH_DIR, data);
+  process.stdout.write(`results and charts written to ${results}\n`);
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2).filter((arg) => arg !== '--');
   if (argv[0] === '--child') return child(argv[1] ?? '');
+  if (argv[0] === '--render') return publish(await readResultsData(BENCH_DIR));
   const asked = argv;
   const unknown = asked.filter((name) => !(name in BENCHES));
   if (unknown.length > 0) {
@@ -104,14 +120,10 @@ async function main(): Promise<void> {
     sections.push(...(await inChild(name)));
     process.stdout.write(`${name} took ${((performance.now() - began) / 1000).toFixed(1)} s\n`);
   }
-  const body = renderResults(machine, sections, new Date(), performance.now() - start);
-  process.stdout.write(`\n${body}\n`);
-
-  if (asked.length === 0) {
-    const readme = fileURLToPath(new URL('../README.md', import.meta.url));
-    await rewriteBetweenMarkers(readme, body);
-    process.stdout.write(`\nresults written to ${readme}\n`);
-  }
+  const date = new Date();
+  const elapsedMs = performance.now() - start;
+  process.stdout.write(`\n${renderResults(machine, sections, date, elapsedMs)}\n`);
+  if (asked.length === 0) await publish({ machine, date: date.toISOString(), elapsedMs, sections });
 }
 
 main().then(

@@ -96,7 +96,8 @@ export function renderHeader(machine: MachineInfo, date: Date, elapsedMs: number
   return [
     `Measured ${date.toISOString().slice(0, 10)} on ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB} GiB), ` +
       `Node ${machine.node} (V8 ${machine.v8}), ${machine.platform}; ${gc}; each benchmark in a fresh process (each hit-benchmark contender in processes of its own), ` +
-      `${(elapsedMs / 1000).toFixed(0)} s in all; load average ${machine.load.toFixed(1)} at the start.`,
+      `${(elapsedMs / 1000).toFixed(0)} s in all; load average ${machine.load.toFixed(1)} at the start. ` +
+      'The same figures with a chart each: [RESULTS.md](RESULTS.md).',
   ].join('\n');
 }
 
