@@ -43,6 +43,13 @@ import { resolveRetryOptions, withRetry } from './retry.js';
 import { decode, deepFreeze, encode, jsonSerializer, type Serializer } from './serializer.js';
 import { type CacheStats, StatsRecorder } from './stats.js';
 import { Tier } from './tier.js';
+import {
+  type ReadTier,
+  resolveVerifyOptions,
+  type StaleReadEvent,
+  type StaleTier,
+  versionOfRead,
+} from './verify.js';
 
 /** Options of a read. */
 export interface ReadOptions {
@@ -76,6 +83,8 @@ export interface CacheEvents {
   error: [{ key?: string; tier?: 'l1' | 'l2'; op: string; error: unknown }];
   repair: [{ key: string; tier: 'l1' | 'l2' }];
   bus: [{ state: BusState }];
+  /** The shadow verifier (`verify` option) found a stale read; emitted in the read's async context. */
+  stale: [StaleReadEvent];
 }
 
 /** A value loaded by a read, with its serialized text when it is known. */
@@ -86,6 +95,8 @@ interface Loaded<V> {
   text?: string | undefined;
   /** Read from the database while a write was in flight below (WRITING or WAIT): reported, never filled above. */
   unsettled?: boolean;
+  /** The tier it came from (a read that joined another caller's load gets that load's). */
+  readonly source: ReadTier;
 }
 
 /** A value checked and encoded for a write. */
@@ -165,6 +176,11 @@ export class WriteThroughCache<V> {
   readonly #freeze: boolean;
   readonly #guards: ReadonlySet<EngineGuard>;
   readonly #hooks: Partial<Record<PausePoint, (info: PauseInfo) => void | Promise<void>>> | undefined;
+  /** The shadow verifier's sample rate; 0 when it is off (the only thing an unsampled read looks at). */
+  readonly #sampleRate: number;
+  readonly #onStale: ((event: StaleReadEvent) => void) | undefined;
+  /** Bound of a verification's record-store read: `leaseTtlMs`, which must outlast a database read. */
+  readonly #verifyTimeoutMs: number;
   #repairTimer: NodeJS.Timeout | undefined;
   #repairing = false;
   #l1Bypassed = false;
@@ -236,6 +252,10 @@ export class WriteThroughCache<V> {
     this.#freeze = options.freezeValues ?? true;
     this.#guards = new Set(options.debug?.unsafeDisable ?? NO_GUARDS);
     this.#hooks = options.debug?.hooks;
+    const verify = resolveVerifyOptions(options.verify);
+    this.#sampleRate = verify.sampleRate;
+    this.#onStale = verify.onStale;
+    this.#verifyTimeoutMs = leaseTtlMs;
 
     const tierInit = { leaseTtlMs, breakerFailures, breakerOpenMs };
     this.#tiers = [];
@@ -312,6 +332,9 @@ export class WriteThroughCache<V> {
         return Promise.reject(error);
       }
     }
+    if (this.#sampleRate !== 0 && Math.random() < this.#sampleRate) {
+      return this.#verifiedRead(key, options).then(valueOfLoaded);
+    }
     this.#stats.reads++;
     const look = this.#l1Lookup(key);
     if (look?.kind === 'hit') {
@@ -339,6 +362,10 @@ export class WriteThroughCache<V> {
   async getEntry(key: string, options?: ReadOptions): Promise<Versioned<V> | undefined> {
     if (this.#closed) throw new CacheClosedError('the cache is closed', { key });
     this.#checkKey(key);
+    if (this.#sampleRate !== 0 && Math.random() < this.#sampleRate) {
+      const loaded = await this.#verifiedRead(key, options);
+      return loaded.found ? { value: loaded.value as V, version: loaded.version } : undefined;
+    }
     this.#stats.reads++;
     const look = this.#l1Lookup(key);
     if (look?.kind === 'hit') {
@@ -347,6 +374,120 @@ export class WriteThroughCache<V> {
     }
     const loaded = await this.#slowRead(key, look, options);
     return loaded.found ? { value: loaded.value as V, version: loaded.version } : undefined;
+  }
+
+  /**
+   * A sampled read: the key's version in the record store first, then the normal read, whose
+   * version is checked against it. The record-store read completed before the read began, so what
+   * it saw was committed before the read started: a read served by L2 or the record store must not
+   * return less; one served by L1 may lag by bus delivery. Its failure only skips the check.
+   */
+  async #verifiedRead(key: string, options: ReadOptions | undefined): Promise<Loaded<V>> {
+    const current = await this.#currentVersion(key, options?.signal);
+    if (this.#closed) throw new CacheClosedError('the cache is closed', { key });
+    this.#stats.reads++;
+    const look = this.#l1Lookup(key);
+    if (look?.kind === 'hit') {
+      const loaded = this.#fromEntry(this.#l1!, key, look.entry);
+      if (current !== undefined) this.#verified(key, loaded, current, false);
+      return loaded;
+    }
+    // The condition under which #slowRead joins the load in flight: that load may have read its
+    // tier before the verification did, so its result is not held to the verification's version.
+    const joined = this.#flights.has(key) && look?.kind !== 'lease';
+    const loaded = await this.#slowRead(key, look, options);
+    if (current !== undefined) this.#verified(key, loaded, current, joined);
+    return loaded;
+  }
+
+  /** The key's version in the record store (one try, bounded), or undefined when that read failed. */
+  async #currentVersion(key: string, signal: AbortSignal | undefined): Promise<number | undefined> {
+    const bound = this.#verifyBound(signal);
+    try {
+      const read = await raceSignal(this.#records.get(key, { signal: bound.signal }), bound.signal);
+      const version = versionOfRead(read);
+      if (version === undefined)
+        throw new RecordStoreError(`the record store returned ${describe(read)}`, { key });
+      return version;
+    } catch (error) {
+      if (!signal?.aborted) this.#verifyFailed(key, error);
+      return undefined;
+    } finally {
+      bound.done();
+    }
+  }
+
+  /** The keys' versions in the record store (one `getMany`, one try, bounded); a key it could not tell is left out. */
+  async #currentVersions(keys: string[], signal: AbortSignal | undefined): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const bound = this.#verifyBound(signal);
+    let reads: Map<string, RecordRead<V>>;
+    try {
+      reads = await raceSignal(this.#records.getMany(keys, { signal: bound.signal }), bound.signal);
+      if (!(reads instanceof Map)) throw new RecordStoreError(`the record store returned ${describe(reads)}`);
+    } catch (error) {
+      if (!signal?.aborted) for (const key of keys) this.#verifyFailed(key, error);
+      return out;
+    } finally {
+      bound.done();
+    }
+    for (const key of keys) {
+      const read = reads.get(key);
+      const version = read === undefined ? 0 : versionOfRead(read);
+      if (version === undefined) {
+        this.#verifyFailed(key, new RecordStoreError(`the record store returned ${describe(read)}`, { key }));
+      } else {
+        out.set(key, version);
+      }
+    }
+    return out;
+  }
+
+  /** A signal that aborts with the caller's or after `leaseTtlMs`; `done` releases its timer. */
+  #verifyBound(signal: AbortSignal | undefined): { signal: AbortSignal; done: () => void } {
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new Error(`the verification read took over ${this.#verifyTimeoutMs} ms`)),
+      this.#verifyTimeoutMs,
+    );
+    timer.unref?.();
+    const onAbort = (): void => controller.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    return {
+      signal: controller.signal,
+      done: () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      },
+    };
+  }
+
+  #verifyFailed(key: string, error: unknown): void {
+    this.#stats.verify.errors++;
+    this.#emitError(key, undefined, 'verify', error);
+  }
+
+  /** Counts a verified read, and reports it when it returned less than `current`. */
+  #verified(key: string, loaded: Loaded<V>, current: number, joined: boolean): void {
+    const counters = this.#stats.verify;
+    counters.sampled++;
+    if (loaded.version >= current) return;
+    const tier: StaleTier = joined ? 'joined' : loaded.source;
+    counters.stale++;
+    counters.staleByTier[tier]++;
+    const event: StaleReadEvent = { key, returned: loaded.version, current, tier };
+    // Reporting must never fail the read it reports on.
+    try {
+      if (this.#listening) this.#emit('stale', event);
+    } catch (error) {
+      this.#emitError(key, undefined, 'stale', error);
+    }
+    try {
+      this.#onStale?.(event);
+    } catch (error) {
+      this.#emitError(key, undefined, 'onStale', error);
+    }
   }
 
   /** The values of the keys that exist, by key (one round trip per tier and one database call for the rest). */
@@ -364,6 +505,30 @@ export class WriteThroughCache<V> {
       throw new InvalidArgumentError(`getMany needs an array of keys, got ${describe(keys)}`);
     const unique = [...new Set(keys)];
     for (const key of unique) this.#checkKey(key);
+    const sampled: string[] = [];
+    if (this.#sampleRate !== 0) {
+      for (const key of unique) if (Math.random() < this.#sampleRate) sampled.push(key);
+    }
+    if (sampled.length === 0) return this.#readMany(unique, options);
+    const current = await this.#currentVersions(sampled, options?.signal);
+    if (this.#closed) throw new CacheClosedError('the cache is closed');
+    const seen = new Map<string, Loaded<V>>();
+    const joined = new Set<string>();
+    const out = await this.#readMany(unique, options, seen, joined);
+    for (const [key, version] of current) this.#verified(key, seen.get(key)!, version, joined.has(key));
+    return out;
+  }
+
+  /**
+   * `getManyEntries` of checked, distinct keys; `seen` (when given) receives what each key's read
+   * returned, and `joined` the keys that joined a load already in flight.
+   */
+  async #readMany(
+    unique: readonly string[],
+    options: ReadOptions | undefined,
+    seen?: Map<string, Loaded<V>>,
+    joined?: Set<string>,
+  ): Promise<Map<string, Versioned<V>>> {
     this.#stats.reads += unique.length;
     const results = new Map<string, Promise<Loaded<V>> | Loaded<V>>();
     const toLoad: { key: string; look: Lookup<unknown> | undefined }[] = [];
@@ -390,6 +555,7 @@ export class WriteThroughCache<V> {
       const existing = this.#flights.get(key);
       if (existing !== undefined && look?.kind !== 'lease') {
         results.set(key, existing);
+        joined?.add(key);
         continue;
       }
       toLoad.push({ key, look });
@@ -403,6 +569,7 @@ export class WriteThroughCache<V> {
     let i = 0;
     for (const key of results.keys()) {
       const loaded = settled[i++]!;
+      seen?.set(key, loaded);
       if (loaded.found) out.set(key, { value: loaded.value as V, version: loaded.version });
     }
     const ordered = new Map<string, Versioned<V>>();
@@ -1558,11 +1725,18 @@ export class WriteThroughCache<V> {
   }
 
   #fromEntry(tier: Tier, key: string, entry: TierEntry<unknown>): Loaded<V> {
-    if (entry.kind === 'absent') return { found: false, value: undefined, version: entry.version };
-    if (!tier.serialized) return { found: true, value: entry.payload as V, version: entry.version };
+    const source = tier.name;
+    if (entry.kind === 'absent') return { found: false, value: undefined, version: entry.version, source };
+    if (!tier.serialized) return { found: true, value: entry.payload as V, version: entry.version, source };
     const text = entry.payload as string;
     const value = decode(this.#serializer, key, text) as V;
-    return { found: true, value: this.#freeze ? deepFreeze(value) : value, version: entry.version, text };
+    return {
+      found: true,
+      value: this.#freeze ? deepFreeze(value) : value,
+      version: entry.version,
+      text,
+      source,
+    };
   }
 
   #fromRecord(key: string, read: RecordRead<V>): Loaded<V> {
@@ -1573,12 +1747,12 @@ export class WriteThroughCache<V> {
       );
     }
     checkVersion(read.version, key, true);
-    if (!read.found) return { found: false, value: undefined, version: read.version };
-    if (!this.#freeze) return { found: true, value: read.value, version: read.version };
+    if (!read.found) return { found: false, value: undefined, version: read.version, source: 'records' };
+    if (!this.#freeze) return { found: true, value: read.value, version: read.version, source: 'records' };
     // A private frozen copy: the record store's object is never frozen or shared.
     const text = encode(this.#serializer, key, read.value);
     const value = deepFreeze(decode(this.#serializer, key, text) as V);
-    return { found: true, value, version: read.version, text };
+    return { found: true, value, version: read.version, text, source: 'records' };
   }
 
   #prepare(key: string, value: V): Prepared<V> {

@@ -24,4 +24,5 @@ export type { GiveUpInfo, RetryInfo, RetryOptions, RetryPolicy, WithRetryOptions
 export { resolveRetryOptions, withRetry } from './retry.js';
 export type { Serializer } from './serializer.js';
 export { jsonSerializer } from './serializer.js';
-export type { CacheStats, LatencySummary, TierStats } from './stats.js';
+export type { CacheStats, LatencySummary, TierStats, VerifyStats } from './stats.js';
+export type { ReadTier, StaleReadEvent, StaleTier, VerifyOptions } from './verify.js';

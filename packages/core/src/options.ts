@@ -3,6 +3,7 @@ import type { DebugOptions } from './debug.js';
 import { InvalidArgumentError } from './errors.js';
 import type { RetryOptions } from './retry.js';
 import type { Serializer } from './serializer.js';
+import type { VerifyOptions } from './verify.js';
 
 /** A validator: a function returning the value (or throwing), or an object with `parse` (a zod schema). */
 export type Validator<V> = ((value: unknown) => V) | { parse(value: unknown): V };
@@ -70,6 +71,12 @@ export interface CacheOptions<V> {
   readonly repairIntervalMs?: number;
   /** Returned values are deep-frozen so callers cannot corrupt the cache (default true). `false` shares them as they are. */
   readonly freezeValues?: boolean;
+  /**
+   * The shadow verifier: this fraction of reads first reads the key's version from the record store
+   * (one extra record-store read each) and counts the read as stale if it returns an older version
+   * (`stats().verify`, the `stale` event, `onStale`). Default off.
+   */
+  readonly verify?: VerifyOptions;
   /** This instance's id on the bus (default: random). */
   readonly instanceId?: string;
   /** Test switches and pause points; never in production. */
@@ -150,6 +157,7 @@ const KNOWN_OPTIONS = new Set([
   'repairIntervalMs',
   'freezeValues',
   'instanceId',
+  'verify',
   'debug',
 ]);
 

@@ -99,6 +99,40 @@ export function cacheMetrics(caches: readonly StatsSource[], options: CacheMetri
       },
     });
   }
+  new Counter({
+    name: `${prefix}verify_sampled_total`,
+    help: 'Reads checked by the shadow verifier against the record store',
+    labelNames: ['cache'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of snapshots()) this.inc({ cache: s.name }, s.verify.sampled);
+    },
+  });
+  new Counter({
+    name: `${prefix}verify_stale_total`,
+    help: 'Verified reads that returned an older version than the record store held, by serving tier',
+    labelNames: ['cache', 'tier'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of snapshots()) {
+        for (const tier of ['l1', 'l2', 'records', 'joined'] as const) {
+          this.inc({ cache: s.name, tier }, s.verify.staleByTier[tier]);
+        }
+      }
+    },
+  });
+  new Counter({
+    name: `${prefix}verify_errors_total`,
+    help: 'Sampled reads whose verification read of the record store failed',
+    labelNames: ['cache'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of snapshots()) this.inc({ cache: s.name }, s.verify.errors);
+    },
+  });
   new Gauge({
     name: `${prefix}hit_ratio`,
     help: 'Hits / reads since start',

@@ -18,6 +18,22 @@ export interface TierStats {
   evictions: number;
 }
 
+/** Counters of the shadow verifier (`verify` option); zeros when it is off. */
+export interface VerifyStats {
+  /** Reads verified: the record store was read before the read, and both succeeded. */
+  sampled: number;
+  /** Verified reads that returned an older version than the record store held before they began. */
+  stale: number;
+  /**
+   * `stale` by the tier that served the read: `l2` and `records` must stay 0 (the protocol's
+   * promise); `l1` lags by bus delivery on other instances' writes; `joined`: reads that joined a
+   * load already in flight in this process (bounded like L1).
+   */
+  staleByTier: { l1: number; l2: number; records: number; joined: number };
+  /** Sampled reads whose record-store read failed or timed out (the read itself went on unverified). */
+  errors: number;
+}
+
 /** Latency percentiles of one kind of call, in milliseconds (sub-millisecond resolution). */
 export interface LatencySummary {
   /** Calls recorded. */
@@ -74,10 +90,16 @@ export interface CacheStats {
   writeLatency: LatencySummary;
   /** Batch sizes (rows per batch), as a summary of counts rather than ms. */
   batchSize: LatencySummary;
+  /** The shadow verifier's counters. */
+  verify: VerifyStats;
 }
 
 function tierStats(): TierStats {
   return { hits: 0, misses: 0, fills: 0, fillsRefused: 0, leaseWaits: 0, errors: 0, evictions: 0 };
+}
+
+function verifyStats(): VerifyStats {
+  return { sampled: 0, stale: 0, staleByTier: { l1: 0, l2: 0, records: 0, joined: 0 }, errors: 0 };
 }
 
 const NS_PER_MS = 1e6;
@@ -111,6 +133,7 @@ export class StatsRecorder {
   busDisconnects = 0;
   readonly l1 = tierStats();
   readonly l2 = tierStats();
+  readonly verify = verifyStats();
   readonly readNs: RecordableHistogram = createHistogram();
   readonly writeNs: RecordableHistogram = createHistogram();
   readonly batchRows: RecordableHistogram = createHistogram();
@@ -145,6 +168,7 @@ export class StatsRecorder {
       readLatency: summarize(this.readNs, NS_PER_MS),
       writeLatency: summarize(this.writeNs, NS_PER_MS),
       batchSize: summarize(this.batchRows, 1),
+      verify: { ...this.verify, staleByTier: { ...this.verify.staleByTier } },
     };
   }
 
@@ -167,6 +191,11 @@ export class StatsRecorder {
     }
     Object.assign(this.l1, tierStats());
     Object.assign(this.l2, tierStats());
+    const fresh = verifyStats();
+    Object.assign(this.verify.staleByTier, fresh.staleByTier);
+    this.verify.sampled = fresh.sampled;
+    this.verify.stale = fresh.stale;
+    this.verify.errors = fresh.errors;
     this.readNs.reset();
     this.writeNs.reset();
     this.batchRows.reset();
