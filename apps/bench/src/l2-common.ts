@@ -12,7 +12,7 @@ import { Redis as Redis6 } from 'ioredis6';
 import type { BenchCache, BenchRecords, Core } from './core.js';
 import { num } from './report.js';
 
-export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const url = new URL(REDIS_URL);
 /** Connection options for ioredis (5 and 6). */
 export const REDIS_OPTIONS = {

@@ -21,7 +21,8 @@ import { deleteKeys, drive, quit, redis6, runToken } from './l2-common.js';
 import { collect } from './measure.js';
 import { num, ratio, type Section } from './report.js';
 
-const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const DATABASE_URL =
+  process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const RUN_MS = 500;
 const WARMUP_MS = 100;
 /** Contenders run in turn, in a rotating order, this many times; verdicts are medians of per-round ratios. */

@@ -95,7 +95,7 @@ export function barChartSvg(chart: BarChart): string {
   const parts: string[] = [];
   let y = L.margin;
   parts.push(
-    `<text x="${L.margin}" y="${y + 15}" font-size="15" font-weight="bold">${escapeXml(plainLabel(chart.title, 110))}</text>`,
+    `<text x="${L.margin}" y="${y + 15}" font-size="15" font-weight="bold">${escapeXml(plainLabel(chart.title, 88))}</text>`,
   );
   y += L.titleHeight;
   if (chart.subtitle) {
