@@ -357,7 +357,6 @@ describe('shadow verifier (verify option)', () => {
   });
 
   it('a throwing onStale or stale listener never fails the read', async () => {
-    const records = memoryRecords<string>();
     const held = gate();
     let holding = true;
     const { a, b } = twoInstances(
@@ -372,7 +371,6 @@ describe('shadow verifier (verify option)', () => {
         debug: { hooks: { beforeL1Apply: () => (holding ? held.opened : undefined) } },
       },
     );
-    void records;
     const ops: string[] = [];
     b.on('stale', () => {
       throw new Error('listener broke');
