@@ -23,5 +23,13 @@ export default defineConfig(async () => {
       where: process.env.DATABASE_URL ? 'DATABASE_URL' : '127.0.0.1:5432 database test',
     },
   });
-  return { test: { include: files.map((f) => `test/${f}`), testTimeout: 30_000, hookTimeout: 60_000 } };
+  return {
+    test: {
+      include: files.map((f) => `test/${f}`),
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
+      // The server tests each run three instance processes on two cores: one file at a time.
+      fileParallelism: false,
+    },
+  };
 });

@@ -186,7 +186,13 @@ export function formatVerdict(v: Verdict, detail = 5): string {
   out.push(
     `  verifier: ${
       vf.available
-        ? `sample rate ${vf.sampleRate}, ${vf.sampled} reads sampled (${vf.errors} errors), stale flagged l1 ${vf.staleByTier.l1} / l2 ${vf.staleByTier.l2} / records ${vf.staleByTier.records}; K1 stale reads sampled ${vf.k1StaleSampled}, flagged ${vf.k1StaleFlagged} — ${vf.ok ? 'agrees' : 'DISAGREES'}`
+        ? `sample rate ${vf.sampleRate}, ${vf.sampled} reads sampled (${vf.errors} errors), stale flagged ${Object.entries(
+            vf.staleByTier,
+          )
+            .map(([tier, n]) => `${tier} ${n}`)
+            .join(
+              ' / ',
+            )}; K1 stale reads sampled ${vf.k1StaleSampled}, flagged ${vf.k1StaleFlagged} — ${vf.ok ? 'agrees' : 'DISAGREES'}`
         : 'not available in this core (createCache refused the verify option)'
     }`,
   );
