@@ -43,13 +43,7 @@ import { resolveRetryOptions, withRetry } from './retry.js';
 import { decode, deepFreeze, encode, jsonSerializer, type Serializer } from './serializer.js';
 import { type CacheStats, StatsRecorder } from './stats.js';
 import { Tier } from './tier.js';
-import {
-  type ReadTier,
-  resolveVerifyOptions,
-  type StaleReadEvent,
-  type StaleTier,
-  versionOfRead,
-} from './verify.js';
+import { type ReadTier, resolveVerifyOptions, type StaleReadEvent, versionOfRead } from './verify.js';
 
 /** Options of a read. */
 export interface ReadOptions {
@@ -88,6 +82,12 @@ export interface CacheEvents {
 }
 
 /** A value loaded by a read, with its serialized text when it is known. */
+/** A load in flight: its promise, and its number in the order loads began (see `#flights`). */
+interface Flight<V> {
+  readonly promise: Promise<Loaded<V>>;
+  readonly count: number;
+}
+
 interface Loaded<V> {
   readonly found: boolean;
   readonly value: V | undefined;
@@ -158,7 +158,14 @@ export class WriteThroughCache<V> {
   readonly #stats = new StatsRecorder();
   readonly #events = new EventEmitter();
   readonly #locks = new KeyLock();
-  readonly #flights = new Map<string, Promise<Loaded<V>>>();
+  /**
+   * The loads in flight, by key, each numbered when it began. A read joins a load only if that load
+   * began after the read was invoked (its number is above the counter the read saw then): a load
+   * begun earlier may have read its tier before a write another instance acknowledged since, so
+   * its result may be older than that write. The read waits for such a load to end, then reads.
+   */
+  readonly #flights = new Map<string, Flight<V>>();
+  #flightCount = 0;
   readonly #batcher: Batcher<V> | undefined;
   readonly #retry: ReturnType<typeof resolveRetryOptions>;
   readonly #serializer: Serializer;
@@ -389,14 +396,12 @@ export class WriteThroughCache<V> {
     const look = this.#l1Lookup(key);
     if (look?.kind === 'hit') {
       const loaded = this.#fromEntry(this.#l1!, key, look.entry);
-      if (current !== undefined) this.#verified(key, loaded, current, false);
+      if (current !== undefined) this.#verified(key, loaded, current);
       return loaded;
     }
-    // The condition under which #slowRead joins the load in flight: that load may have read its
-    // tier before the verification did, so its result is not held to the verification's version.
-    const joined = this.#flights.has(key) && look?.kind !== 'lease';
+    // A load this read joins began after this point (see #flights), so after the verification.
     const loaded = await this.#slowRead(key, look, options);
-    if (current !== undefined) this.#verified(key, loaded, current, joined);
+    if (current !== undefined) this.#verified(key, loaded, current);
     return loaded;
   }
 
@@ -469,11 +474,11 @@ export class WriteThroughCache<V> {
   }
 
   /** Counts a verified read, and reports it when it returned less than `current`. */
-  #verified(key: string, loaded: Loaded<V>, current: number, joined: boolean): void {
+  #verified(key: string, loaded: Loaded<V>, current: number): void {
     const counters = this.#stats.verify;
     counters.sampled++;
     if (loaded.version >= current) return;
-    const tier: StaleTier = joined ? 'joined' : loaded.source;
+    const tier = loaded.source;
     counters.stale++;
     counters.staleByTier[tier]++;
     const event: StaleReadEvent = { key, returned: loaded.version, current, tier };
@@ -513,22 +518,21 @@ export class WriteThroughCache<V> {
     const current = await this.#currentVersions(sampled, options?.signal);
     if (this.#closed) throw new CacheClosedError('the cache is closed');
     const seen = new Map<string, Loaded<V>>();
-    const joined = new Set<string>();
-    const out = await this.#readMany(unique, options, seen, joined);
-    for (const [key, version] of current) this.#verified(key, seen.get(key)!, version, joined.has(key));
+    const out = await this.#readMany(unique, options, seen);
+    for (const [key, version] of current) this.#verified(key, seen.get(key)!, version);
     return out;
   }
 
   /**
    * `getManyEntries` of checked, distinct keys; `seen` (when given) receives what each key's read
-   * returned, and `joined` the keys that joined a load already in flight.
+   * returned.
    */
   async #readMany(
     unique: readonly string[],
     options: ReadOptions | undefined,
     seen?: Map<string, Loaded<V>>,
-    joined?: Set<string>,
   ): Promise<Map<string, Versioned<V>>> {
+    const since = this.#flightCount;
     this.#stats.reads += unique.length;
     const results = new Map<string, Promise<Loaded<V>> | Loaded<V>>();
     const toLoad: { key: string; look: Lookup<unknown> | undefined }[] = [];
@@ -554,8 +558,10 @@ export class WriteThroughCache<V> {
       }
       const existing = this.#flights.get(key);
       if (existing !== undefined && look?.kind !== 'lease') {
-        results.set(key, existing);
-        joined?.add(key);
+        results.set(
+          key,
+          existing.count > since ? existing.promise : this.#afterFlight(existing, key, options, since),
+        );
         continue;
       }
       toLoad.push({ key, look });
@@ -580,19 +586,56 @@ export class WriteThroughCache<V> {
     return ordered;
   }
 
-  /** Joins the key's load in flight, or starts one (single flight per key and process). */
-  #slowRead(key: string, look: Lookup<unknown> | undefined, options?: ReadOptions): Promise<Loaded<V>> {
+  /**
+   * Joins the key's load in flight if it began after the read was invoked (`since`: the flight
+   * counter then), waits for an earlier one to end and reads again, or starts a load (single flight
+   * per key and process).
+   */
+  #slowRead(
+    key: string,
+    look: Lookup<unknown> | undefined,
+    options?: ReadOptions,
+    since = this.#flightCount,
+  ): Promise<Loaded<V>> {
     const existing = this.#flights.get(key);
     if (existing !== undefined && (look === undefined || look.kind !== 'lease')) {
-      return raceSignal(existing, options?.signal);
+      if (existing.count > since || this.#guards.has('join-earlier-load')) {
+        return raceSignal(existing.promise, options?.signal);
+      }
+      return raceSignal(this.#afterFlight(existing, key, options, since), options?.signal);
     }
-    const flight = this.#flight(key, look);
+    const promise = this.#flight(key, look);
+    const flight: Flight<V> = { promise, count: ++this.#flightCount };
     this.#flights.set(key, flight);
     const done = (): void => {
       if (this.#flights.get(key) === flight) this.#flights.delete(key);
     };
-    flight.then(done, done);
-    return raceSignal(flight, options?.signal);
+    promise.then(done, done);
+    return raceSignal(promise, options?.signal);
+  }
+
+  /**
+   * Waits for a load that began before the read was invoked to end (its outcome is not this read's:
+   * it may predate a write acknowledged since), then reads: L1 first (that load may have filled it),
+   * then a load that began after the invocation, or a new one.
+   */
+  async #afterFlight(
+    earlier: Flight<V>,
+    key: string,
+    options: ReadOptions | undefined,
+    since: number,
+  ): Promise<Loaded<V>> {
+    await raceSignal(
+      earlier.promise.then(
+        () => undefined,
+        () => undefined,
+      ),
+      options?.signal,
+    );
+    if (this.#closed) throw new CacheClosedError('the cache is closed', { key });
+    const look = this.#l1Lookup(key);
+    if (look?.kind === 'hit') return this.#fromEntry(this.#l1!, key, look.entry);
+    return this.#slowRead(key, look, options, since);
   }
 
   async #flight(key: string, look: Lookup<unknown> | undefined): Promise<Loaded<V>> {
@@ -724,9 +767,10 @@ export class WriteThroughCache<V> {
     for (const { key } of items) {
       const d = deferred<Loaded<V>>();
       deferreds.set(key, d);
-      this.#flights.set(key, d.promise);
+      const flight: Flight<V> = { promise: d.promise, count: ++this.#flightCount };
+      this.#flights.set(key, flight);
       const done = (): void => {
-        if (this.#flights.get(key) === d.promise) this.#flights.delete(key);
+        if (this.#flights.get(key) === flight) this.#flights.delete(key);
       };
       d.promise.then(done, done);
     }

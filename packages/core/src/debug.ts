@@ -27,7 +27,9 @@ export type EngineGuard =
   /** R5: a bus message raises the L1 floor and revokes its lease (off: only a cached L1 entry is dropped). */
   | 'bus-floor'
   /** R11: a cached absence carries the version it was read at (off: it is treated as current forever). */
-  | 'absence-version';
+  | 'absence-version'
+  /** Single flight: a read joins only a load that began after it was invoked (off: any load of the key in flight). */
+  | 'join-earlier-load';
 
 /** Where a test can pause the engine (the hook is awaited there). */
 export type PausePoint =

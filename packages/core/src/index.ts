@@ -25,4 +25,4 @@ export { resolveRetryOptions, withRetry } from './retry.js';
 export type { Serializer } from './serializer.js';
 export { jsonSerializer } from './serializer.js';
 export type { CacheStats, LatencySummary, TierStats, VerifyStats } from './stats.js';
-export type { ReadTier, StaleReadEvent, StaleTier, VerifyOptions } from './verify.js';
+export type { ReadTier, StaleReadEvent, VerifyOptions } from './verify.js';

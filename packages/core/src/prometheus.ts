@@ -117,7 +117,7 @@ export function cacheMetrics(caches: readonly StatsSource[], options: CacheMetri
     collect() {
       this.reset();
       for (const s of snapshots()) {
-        for (const tier of ['l1', 'l2', 'records', 'joined'] as const) {
+        for (const tier of ['l1', 'l2', 'records'] as const) {
           this.inc({ cache: s.name, tier }, s.verify.staleByTier[tier]);
         }
       }

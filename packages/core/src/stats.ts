@@ -26,10 +26,10 @@ export interface VerifyStats {
   stale: number;
   /**
    * `stale` by the tier that served the read: `l2` and `records` must stay 0 (the protocol's
-   * promise); `l1` lags by bus delivery on other instances' writes; `joined`: reads that joined a
-   * load already in flight in this process (bounded like L1).
+   * promise, also for reads that joined a load of this process: they join only loads begun after
+   * them); `l1` lags by bus delivery on other instances' writes.
    */
-  staleByTier: { l1: number; l2: number; records: number; joined: number };
+  staleByTier: { l1: number; l2: number; records: number };
   /** Sampled reads whose record-store read failed or timed out (the read itself went on unverified). */
   errors: number;
 }
@@ -99,7 +99,7 @@ function tierStats(): TierStats {
 }
 
 function verifyStats(): VerifyStats {
-  return { sampled: 0, stale: 0, staleByTier: { l1: 0, l2: 0, records: 0, joined: 0 }, errors: 0 };
+  return { sampled: 0, stale: 0, staleByTier: { l1: 0, l2: 0, records: 0 }, errors: 0 };
 }
 
 const NS_PER_MS = 1e6;

@@ -9,13 +9,6 @@ import { checkNumber, describe } from './options.js';
 /** Where a read was served from: L1, L2, or the record store (a load). */
 export type ReadTier = 'l1' | 'l2' | 'records';
 
-/**
- * Where a stale read came from: a tier, or `joined` — it joined a load of the key already in flight
- * in this process, whose tier read may have come before the verification's read (in-process state
- * like L1, dropped by this instance's writes and by bus messages).
- */
-export type StaleTier = ReadTier | 'joined';
-
 /** A sampled read that returned an older version than the record store held before it began. */
 export interface StaleReadEvent {
   /** The key read. */
@@ -24,8 +17,8 @@ export interface StaleReadEvent {
   readonly returned: number;
   /** The key's version in the record store, read before the read began. */
   readonly current: number;
-  /** The tier that served the read, or `joined` (see `StaleTier`). */
-  readonly tier: StaleTier;
+  /** The tier that served the read (a read that joined a load of this process: that load's). */
+  readonly tier: ReadTier;
 }
 
 /** The `verify` option of `createCache`. */
