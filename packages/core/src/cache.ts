@@ -245,8 +245,10 @@ export class WriteThroughCache<V> {
       integer: true,
     });
     const policy = options.onCacheError ?? 'fallback';
-    if (policy !== 'fallback' && policy !== 'fail') {
-      throw new InvalidArgumentError(`onCacheError must be 'fallback' or 'fail', got ${describe(policy)}`);
+    if (policy !== 'fallback' && policy !== 'fail-writes' && policy !== 'fail') {
+      throw new InvalidArgumentError(
+        `onCacheError must be 'fallback', 'fail-writes' or 'fail', got ${describe(policy)}`,
+      );
     }
     this.#policy = policy;
     const breakerFailures = checkNumber('breakerFailures', options.breakerFailures ?? 3, {
@@ -394,14 +396,21 @@ export class WriteThroughCache<V> {
     if (this.#closed) throw new CacheClosedError('the cache is closed', { key });
     this.#stats.reads++;
     const look = this.#l1Lookup(key);
-    if (look?.kind === 'hit') {
-      const loaded = this.#fromEntry(this.#l1!, key, look.entry);
-      if (current !== undefined) this.#verified(key, loaded, current);
-      return loaded;
-    }
     // A load this read joins began after this point (see #flights), so after the verification.
-    const loaded = await this.#slowRead(key, look, options);
-    if (current !== undefined) this.#verified(key, loaded, current);
+    const loaded =
+      look?.kind === 'hit'
+        ? this.#fromEntry(this.#l1!, key, look.entry)
+        : await this.#slowRead(key, look, options);
+    if (current === undefined) return loaded;
+    if (loaded.version > current) {
+      // A newer commit may have landed during the read; if the record store is still below what
+      // the read returned, that version was never committed.
+      const after = await this.#currentVersion(key, options?.signal);
+      if (after === undefined) return loaded;
+      this.#verified(key, loaded, after, 'never-committed');
+    } else {
+      this.#verified(key, loaded, current, 'older');
+    }
     return loaded;
   }
 
@@ -474,14 +483,14 @@ export class WriteThroughCache<V> {
   }
 
   /** Counts a verified read, and reports it when it returned less than `current`. */
-  #verified(key: string, loaded: Loaded<V>, current: number): void {
+  #verified(key: string, loaded: Loaded<V>, current: number, reason: StaleReadEvent['reason']): void {
     const counters = this.#stats.verify;
     counters.sampled++;
-    if (loaded.version >= current) return;
+    if (reason === 'older' ? loaded.version >= current : loaded.version <= current) return;
     const tier = loaded.source;
     counters.stale++;
     counters.staleByTier[tier]++;
-    const event: StaleReadEvent = { key, returned: loaded.version, current, tier };
+    const event: StaleReadEvent = { key, returned: loaded.version, current, reason, tier };
     // Reporting must never fail the read it reports on.
     try {
       if (this.#listening) this.#emit('stale', event);
@@ -519,7 +528,15 @@ export class WriteThroughCache<V> {
     if (this.#closed) throw new CacheClosedError('the cache is closed');
     const seen = new Map<string, Loaded<V>>();
     const out = await this.#readMany(unique, options, seen);
-    for (const [key, version] of current) this.#verified(key, seen.get(key)!, version);
+    const newer: string[] = [];
+    for (const [key, version] of current) {
+      if (seen.get(key)!.version > version) newer.push(key);
+      else this.#verified(key, seen.get(key)!, version, 'older');
+    }
+    if (newer.length > 0) {
+      const after = await this.#currentVersions(newer, options?.signal);
+      for (const [key, version] of after) this.#verified(key, seen.get(key)!, version, 'never-committed');
+    }
     return out;
   }
 
@@ -1226,7 +1243,7 @@ export class WriteThroughCache<V> {
     for (let i = 0; i < this.#tiers.length && live.length > 0; i++) {
       const tier = this.#tiers[i]!;
       if ((tier === this.#l1 && this.#l1Bypassed) || !tier.available) {
-        if (this.#policy === 'fail' && tier !== this.#l1) {
+        if (this.#policy !== 'fallback' && tier !== this.#l1) {
           await refuse(
             live,
             (key) =>
@@ -1277,7 +1294,7 @@ export class WriteThroughCache<V> {
       }
       if (failed.size === 0) continue;
       for (const [key, error] of failed) this.#emitError(key, tier, 'beginWrite', error);
-      if (this.#policy === 'fail') {
+      if (this.#policy !== 'fallback') {
         await refuse(
           [...failed.keys()],
           (key) =>
@@ -1433,7 +1450,7 @@ export class WriteThroughCache<V> {
     for (let i = 0; i < this.#tiers.length; i++) {
       const tier = this.#tiers[i]!;
       if ((tier === this.#l1 && this.#l1Bypassed) || !tier.available) {
-        if (this.#policy === 'fail' && tier !== this.#l1) {
+        if (this.#policy !== 'fallback' && tier !== this.#l1) {
           await this.#abortAll(key, token, begun);
           throw new CacheTierError(
             `the ${tier.name} tier is unavailable; the write was not sent`,
@@ -1451,7 +1468,7 @@ export class WriteThroughCache<V> {
       } catch (error) {
         tier.failed();
         this.#emitError(key, tier, 'beginWrite', error);
-        if (this.#policy === 'fail') {
+        if (this.#policy !== 'fallback') {
           await this.#abortAll(key, token, begun);
           throw new CacheTierError(
             `beginWrite failed on the ${tier.name} tier; the write was not sent`,

@@ -10,8 +10,18 @@ export type Validator<V> = ((value: unknown) => V) | { parse(value: unknown): V 
 
 /** What the cache does when a tier (L1 or L2) fails. */
 export type CacheErrorPolicy =
-  /** Reads fall back to the next tier or the database; writes still commit and the key is queued for repair. */
+  /**
+   * Reads fall back to the next tier or the database; writes still commit and the key is queued for
+   * repair. Available, but a write acknowledged while this instance cannot reach L2 leaves the old
+   * value there for other instances until the repair (or the outbox relay) runs.
+   */
   | 'fallback'
+  /**
+   * Reads fall back as with `fallback`; a write whose `beginWrite` cannot reach a shared tier (L2)
+   * is refused with `CacheTierError` before the database is touched. No read through L2 is ever
+   * older than an acknowledged write, also when only this instance is cut off from Redis.
+   */
+  | 'fail-writes'
   /** Tier errors are thrown as `CacheTierError`; a write whose `beginWrite` fails is not sent to the database. */
   | 'fail';
 

@@ -15,8 +15,14 @@ export interface StaleReadEvent {
   readonly key: string;
   /** The version the read returned: of its value, or of the absence it returned (0: never existed). */
   readonly returned: number;
-  /** The key's version in the record store, read before the read began. */
+  /**
+   * `older`: the key's version in the record store read before the read began, above `returned`.
+   * `never-committed`: the version read again after the read, below `returned` (no commit ever
+   * produced what the read returned).
+   */
   readonly current: number;
+  /** `older`: older than what was committed before the read; `never-committed`: a version the record store never reached. */
+  readonly reason: 'older' | 'never-committed';
   /** The tier that served the read (a read that joined a load of this process: that load's). */
   readonly tier: ReadTier;
 }

@@ -67,6 +67,111 @@ describe('a tier that fails', () => {
     await expect(cache.get('k')).rejects.toBeInstanceOf(CacheTierError);
   });
 
+  describe("onCacheError 'fail-writes': one instance cut off from L2 that others still read", () => {
+    // Two views of one L2: the writer's can be cut off while the reader's still answers.
+    function partition() {
+      const writerView = flakyTier();
+      const readerView = flakyTier(writerView.inner);
+      return { writerView, readerView };
+    }
+
+    it("'fallback' acknowledges the write and the other instance reads the old value from L2 (the gap)", async () => {
+      const records = memoryRecords<string>();
+      const { writerView, readerView } = partition();
+      const writer = createCache({ records, l1: false, l2: writerView.store, breakerFailures: 100 });
+      const reader = createCache({ records, l1: false, l2: readerView.store });
+      await writer.set('k', 'old');
+      expect(await reader.get('k')).toBe('old');
+      writerView.state.down = true;
+      await writer.set('k', 'new');
+      expect(await reader.get('k')).toBe('old');
+    });
+
+    it("'fail-writes' refuses the write before the database; reads on the writer fall back", async () => {
+      const records = memoryRecords<string>();
+      const { writerView, readerView } = partition();
+      const writer = createCache({
+        records,
+        l1: false,
+        l2: writerView.store,
+        onCacheError: 'fail-writes',
+        breakerFailures: 100,
+      });
+      const reader = createCache({ records, l1: false, l2: readerView.store });
+      await writer.set('k', 'old');
+      expect(await reader.get('k')).toBe('old');
+      writerView.state.down = true;
+      const setsBefore = records.calls.set;
+      await expect(writer.set('k', 'new')).rejects.toBeInstanceOf(CacheTierError);
+      await expect(writer.delete('k')).rejects.toBeInstanceOf(CacheTierError);
+      expect(records.calls.set).toBe(setsBefore);
+      expect(records.peek('k')).toMatchObject({ value: 'old' });
+      // Reads do not throw: they fall back to the database.
+      expect(await writer.get('k')).toBe('old');
+      expect(await reader.get('k')).toBe('old');
+      writerView.state.down = false;
+      await writer.set('k', 'new');
+      expect(await reader.get('k')).toBe('new');
+    });
+
+    it("'fail-writes' refuses every key of a batch whose beginWriteMany cannot reach L2, and writes while the breaker is open", async () => {
+      const records = memoryRecords<string>();
+      const { writerView } = partition();
+      const writer = createCache({
+        records,
+        l1: false,
+        l2: writerView.store,
+        onCacheError: 'fail-writes',
+        breakerFailures: 1,
+        breakerOpenMs: 60_000,
+      });
+      writerView.state.down = true;
+      await expect(
+        writer.setMany([
+          { key: 'a', value: '1' },
+          { key: 'b', value: '2' },
+        ]),
+      ).rejects.toBeInstanceOf(CacheTierError);
+      expect(records.peek('a')).toMatchObject({ found: false, version: 0 });
+      expect(records.peek('b')).toMatchObject({ found: false, version: 0 });
+      // The breaker is open now: the tier is skipped, and a write is still refused.
+      const calls = writerView.state.calls;
+      await expect(writer.set('c', '3')).rejects.toBeInstanceOf(CacheTierError);
+      expect(writerView.state.calls).toBe(calls);
+      expect(records.peek('c')).toMatchObject({ found: false, version: 0 });
+    });
+
+    it("'fail-writes' acknowledges a write whose commitWrite fails after the commit (the mark sends reads to the database)", async () => {
+      const records = memoryRecords<string>();
+      const { writerView, readerView } = partition();
+      const writer = createCache({
+        records,
+        l1: false,
+        l2: writerView.store,
+        onCacheError: 'fail-writes',
+        breakerFailures: 100,
+        debug: {
+          hooks: {
+            afterCommit: () => {
+              writerView.state.down = true;
+            },
+          },
+        },
+      });
+      const reader = createCache({ records, l1: false, l2: readerView.store });
+      await records.set('k', 'old');
+      expect(await reader.get('k')).toBe('old');
+      await writer.set('k', 'new');
+      expect(await reader.get('k')).toBe('new');
+    });
+
+    it('refuses an unknown policy with the three it knows', () => {
+      expect(() =>
+        createCache({ records: memoryRecords(), onCacheError: 'strict' as unknown as 'fail' }),
+      ).toThrow(/'fallback', 'fail-writes' or 'fail'/);
+    });
+  });
+
   it('the circuit breaker skips a failing tier after consecutive failures', async () => {
     const records = memoryRecords<string>();
     await records.set('k', 'v');

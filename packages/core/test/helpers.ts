@@ -5,8 +5,7 @@ import { type CacheStore, memoryStore } from '../src/index.js';
  * A remote-looking tier that can be taken down: no synchronous steps, and every call rejects while
  * `state.down` is set (fault injection a real store cannot give). `inner` is the memoryStore behind it.
  */
-export function flakyTier() {
-  const inner = memoryStore();
+export function flakyTier(inner = memoryStore()) {
   const state = { down: false, calls: 0 };
   const store = new Proxy(inner, {
     get(target, prop, receiver) {

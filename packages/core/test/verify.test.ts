@@ -181,7 +181,7 @@ describe('shadow verifier (verify option)', () => {
     paused.open();
     await writing;
     expect(await cache.get('k')).toBe('v2');
-    const expected = { key: 'k', returned: 1, current: 2, tier: 'l2' };
+    const expected = { key: 'k', returned: 1, current: 2, reason: 'older', tier: 'l2' };
     expect(events).toEqual([expected, expected]);
     expect(onStale).toHaveBeenCalledTimes(2);
     expect(onStale).toHaveBeenCalledWith(expected);
@@ -191,6 +191,30 @@ describe('shadow verifier (verify option)', () => {
       staleByTier: { l1: 0, l2: 2, records: 0 },
       errors: 0,
     });
+  });
+
+  it('counts a version the record store never reached (a cached absence with a forged version) as never-committed', async () => {
+    // With absence-version off, a cached absence claims to be newer than any write; with write
+    // marks off, a later write does not remove it before its commit, and cannot replace it after.
+    const records = memoryRecords<string>();
+    const l2 = memoryStore();
+    const a = createCache<string>({
+      records,
+      l1: false,
+      l2,
+      verify: { sampleRate: 1 },
+      debug: { unsafeDisable: ['absence-version'] },
+    });
+    const b = createCache<string>({ records, l1: false, l2, debug: { unsafeDisable: ['write-marks'] } });
+    const events: StaleReadEvent[] = [];
+    a.on('stale', (e) => events.push(e));
+    expect(await a.get('k')).toBeUndefined(); // caches the absence at a forged version
+    await b.set('k', 'v1');
+    expect(await a.get('k')).toBeUndefined(); // the forged absence in L2
+    expect(events).toEqual([
+      { key: 'k', returned: Number.MAX_SAFE_INTEGER, current: 1, reason: 'never-committed', tier: 'l2' },
+    ]);
+    expect(a.stats().verify).toMatchObject({ sampled: 2, stale: 1 });
   });
 
   it('with write marks on, the same interleaving reads version 2 and counts nothing', async () => {
@@ -243,7 +267,7 @@ describe('shadow verifier (verify option)', () => {
     held.open();
     await tick();
     expect(await b.get('k')).toBe('v2');
-    const event = { key: 'k', returned: 1, current: version, tier: 'l1' };
+    const event = { key: 'k', returned: 1, current: version, reason: 'older', tier: 'l1' };
     expect(onStale).toHaveBeenCalledTimes(1);
     expect(onStale).toHaveBeenCalledWith(event);
     expect(b.stats().verify).toEqual({
