@@ -32,7 +32,7 @@ import type {
   Request,
   RequestMessage,
 } from './ipc.js';
-import { errorMessage, errorName, writeOutcome } from './outcome.js';
+import { errorMessage, errorName, setManyOutcome, writeOutcome } from './outcome.js';
 import type { InstanceConfig } from './settings.js';
 
 /** The context of one read: its op id (for `verify` lines and loads) and whether L1 answered it. */
@@ -156,6 +156,7 @@ const cacheOptions = {
   breakerFailures: settings.breakerFailures,
   breakerOpenMs: settings.breakerOpenMs,
   retry: settings.retry,
+  onCacheError: settings.onCacheError,
   instanceId: `${prefix}.${process.pid}`,
   debug,
 };
@@ -385,8 +386,9 @@ async function runClient(client: number): Promise<void> {
             if (version !== undefined) seen.set(k, version);
           });
         } catch (error) {
-          const outcome = writeOutcome(error);
-          for (const each of ids) complete(each, outcome, { error });
+          keys.forEach((k, i) => {
+            complete(ids[i]!, setManyOutcome(error, k), { error });
+          });
         }
       }
     } finally {

@@ -416,6 +416,7 @@ export async function runSchedule(options: RunOptions): Promise<Verdict> {
       faults,
       hung,
       unsafeDisable,
+      onCacheError: settings.onCacheError,
     };
     const reasons = judge(partial);
     const ok = reasons.length === 0;

@@ -3,9 +3,17 @@
  * to each instance process. Short times on purpose: a run recovers from each fault within a few
  * seconds (marks expire, buses notice a loss, the outbox relay applies a crashed writer's row).
  */
+import type { CacheErrorPolicy } from '@writethrough/core';
 
-/** Timings of the engine, the Redis tier and bus, Postgres and the outbox relay (milliseconds). */
+/** The engine's policy and timings, the Redis tier and bus, Postgres and the outbox relay (milliseconds). */
 export interface EngineSettings {
+  /**
+   * `fail-writes`: a write whose `beginWrite` cannot reach L2 is refused before the database (reads
+   * still fall back). The configuration under which no read through L2 is older than an
+   * acknowledged write also when only the writer is cut off from Redis; `fallback` trades that for
+   * write availability (core README, "Guarantees and their limits").
+   */
+  readonly onCacheError: CacheErrorPolicy;
   /** Write marks live this long: above the longest database write (query timeout plus retries). */
   readonly markTtlMs: number;
   /** L1 entries live this long: the bound on L1 staleness when bus messages are lost unnoticed. */
@@ -45,6 +53,7 @@ export interface EngineSettings {
 
 /** The settings of every schedule (README "Engine settings"). */
 export const ENGINE_SETTINGS: EngineSettings = {
+  onCacheError: 'fail-writes',
   markTtlMs: 2_000,
   l1TtlMs: 2_000,
   ttlMs: 60_000,

@@ -49,6 +49,8 @@ export interface Verdict {
   readonly hung: string[];
   /** Engine guards switched off (a mutant run), if any. */
   readonly unsafeDisable: readonly string[];
+  /** The instances' `onCacheError` policy. */
+  readonly onCacheError: string;
 }
 
 /** Counts reads and writes by outcome. */
@@ -117,7 +119,7 @@ function violationsBy(all: readonly Violation[]): [string, number][] {
 export function formatVerdict(v: Verdict, detail = 5): string {
   const out: string[] = [];
   out.push(
-    `writethrough chaos — schedule ${v.schedule}, seed ${v.seed}, ${(v.durationMs / 1000).toFixed(1)} s${v.unsafeDisable.length > 0 ? `, MUTANT (guards off: ${v.unsafeDisable.join(', ')})` : ''}`,
+    `writethrough chaos — schedule ${v.schedule}, seed ${v.seed}, ${(v.durationMs / 1000).toFixed(1)} s, onCacheError '${v.onCacheError}'${v.unsafeDisable.length > 0 ? `, MUTANT (guards off: ${v.unsafeDisable.join(', ')})` : ''}`,
   );
   out.push(`history: ${v.runDir}${v.historyKept ? '' : ' (deleted: a clean run; --out or --keep keeps it)'}`);
   out.push('');
