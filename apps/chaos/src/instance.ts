@@ -188,22 +188,20 @@ cache.on('hit', (event) => {
   if (context !== undefined) context.l1Hit = true;
 });
 // The shadow verifier's finding, inside the read's async context (so the read's op id is known).
-(cache as unknown as { on(event: string, fn: (event: Record<string, unknown>) => void): void }).on(
-  'stale',
-  (event) => {
-    history.line({
-      ev: 'verify',
-      id: als.getStore()?.id ?? null,
-      instance,
-      incarnation,
-      key: event.key,
-      returned: event.returned,
-      current: event.current,
-      tier: event.tier,
-      at: now(),
-    });
-  },
-);
+cache.on('stale', (event) => {
+  history.line({
+    ev: 'verify',
+    id: als.getStore()?.id ?? null,
+    instance,
+    incarnation,
+    key: event.key,
+    returned: event.returned,
+    current: event.current,
+    reason: event.reason,
+    tier: event.tier,
+    at: now(),
+  });
+});
 
 const relay = outboxRelay({
   records,

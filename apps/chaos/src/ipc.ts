@@ -3,6 +3,7 @@
  * each gets exactly one reply with that id. The instance also sends `ready` once, when its cache
  * answered a first read.
  */
+import type { VerifyStats } from '@writethrough/core';
 import type { TierEntryDump } from './check/index.js';
 
 /** A request from the orchestrator. */
@@ -61,7 +62,7 @@ export type L1Dump = Record<string, TierEntryDump>;
 export interface InstanceStats {
   readonly ops: number;
   readonly opsInFlight: number;
-  readonly verify?: { sampled: number; stale: number; errors: number; staleByTier: Record<string, number> };
+  readonly verify?: VerifyStats;
   readonly verifyAvailable: boolean;
   readonly redisStore: Record<string, number>;
   readonly bus: Record<string, number>;

@@ -109,6 +109,12 @@ function table(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
+function counts(by: Record<string, number>): string {
+  return Object.entries(by)
+    .map(([what, n]) => `${what} ${n}`)
+    .join(' / ');
+}
+
 function violationsBy(all: readonly Violation[]): [string, number][] {
   const by = new Map<string, number>();
   for (const v of all) by.set(`${v.check} ${v.kind}`, (by.get(`${v.check} ${v.kind}`) ?? 0) + 1);
@@ -188,13 +194,7 @@ export function formatVerdict(v: Verdict, detail = 5): string {
   out.push(
     `  verifier: ${
       vf.available
-        ? `sample rate ${vf.sampleRate}, ${vf.sampled} reads sampled (${vf.errors} errors), stale flagged ${Object.entries(
-            vf.staleByTier,
-          )
-            .map(([tier, n]) => `${tier} ${n}`)
-            .join(
-              ' / ',
-            )}; K1 stale reads sampled ${vf.k1StaleSampled}, flagged ${vf.k1StaleFlagged} — ${vf.ok ? 'agrees' : 'DISAGREES'}`
+        ? `sample rate ${vf.sampleRate}, ${vf.sampled} reads sampled (${vf.errors} errors), stale flagged ${counts(vf.staleByTier)} (older ${vf.staleByReason.older}, never committed ${vf.staleByReason['never-committed']}); K1 stale reads sampled ${vf.k1StaleSampled}, flagged ${vf.k1StaleFlagged} — ${vf.ok ? 'agrees' : 'DISAGREES'}`
         : 'not available in this core (createCache refused the verify option)'
     }`,
   );
@@ -222,7 +222,10 @@ export function formatVerdict(v: Verdict, detail = 5): string {
     out.push(
       `  verifier stale on l2/records: ${vf.flaggedShared
         .slice(0, detail)
-        .map((l) => `${l.id} ${l.key} returned v${l.returned} < v${l.current} (${l.tier})`)
+        .map(
+          (l) =>
+            `${l.id} ${l.key} returned v${l.returned} ${l.reason === 'older' ? '<' : '>'} v${l.current} (${l.tier}, ${l.reason})`,
+        )
         .join('; ')}`,
     );
   }

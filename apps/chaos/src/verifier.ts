@@ -3,7 +3,9 @@
  * verifier found stale), and their agreement with K1.
  *
  * The verifier reads the key's version from the record store before a sampled read and flags the
- * read when it returns an older version. A read K1 calls stale returned a version below an `ok`
+ * read when it returns an older version (`reason: 'older'`), or, when it returns a newer one, reads
+ * the record store again and flags a version it never reached (`reason: 'never-committed'`). A
+ * read K1 calls stale returned a version below an `ok`
  * write that completed before it was invoked, so the verifier's own read (later) saw at least that
  * write: every K1 stale read that was sampled must be flagged. A read counts as sampled when the
  * sample rate is 1, or when a record-store read ran in its async context (the verifier's read, or
@@ -18,9 +20,14 @@ export interface VerifyLine {
   readonly key: string;
   readonly returned: number;
   readonly current: number;
-  /** The tier that served the read, or `joined`: it shared a load already in flight in its process. */
-  readonly tier: 'l1' | 'l2' | 'records' | 'joined';
+  /** `older`: below what was committed before the read; `never-committed`: above what was committed after it. */
+  readonly reason: StaleReason;
+  /** The tier that served the read (a read that joined a load of its process: that load's). */
+  readonly tier: 'l1' | 'l2' | 'records';
 }
+
+/** Why the verifier flagged a read. */
+export type StaleReason = 'older' | 'never-committed';
 
 /** The verifier lines of a run, and the op ids that had a record-store read in their context. */
 export interface VerifierHistory {
@@ -57,8 +64,10 @@ export interface VerifierAgreement {
   /** Reads sampled, summed over the instance processes that were stopped cleanly. */
   readonly sampled: number;
   readonly errors: number;
-  /** Stale reads the verifier flagged, by tier (`joined`: the read shared a load in flight). */
+  /** Stale reads the verifier flagged, by tier. */
   readonly staleByTier: Record<string, number>;
+  /** Stale reads the verifier flagged, by reason. */
+  readonly staleByReason: Record<StaleReason, number>;
   /** K1 stale reads that were sampled, and how many of them the verifier flagged. */
   readonly k1StaleSampled: number;
   readonly k1StaleFlagged: number;
@@ -76,13 +85,15 @@ export function verifierAgreement(
   k1StaleReadIds: ReadonlySet<string>,
   options: { available: boolean; sampleRate: number; sampled: number; errors: number },
 ): VerifierAgreement {
-  const staleByTier: Record<string, number> = { l1: 0, l2: 0, records: 0, joined: 0 };
+  const staleByTier: Record<string, number> = { l1: 0, l2: 0, records: 0 };
+  const staleByReason: Record<StaleReason, number> = { older: 0, 'never-committed': 0 };
   const flagged = new Set<string>();
   const flaggedShared: VerifyLine[] = [];
   for (const line of history.lines) {
     staleByTier[line.tier] = (staleByTier[line.tier] ?? 0) + 1;
+    staleByReason[line.reason] = (staleByReason[line.reason] ?? 0) + 1;
     if (line.id !== null) flagged.add(line.id);
-    // The engine promises l2 and records; l1 and joined loads lag by bus delivery (core README).
+    // The engine promises l2 and records; l1 lags by bus delivery (core README).
     if (line.tier === 'l2' || line.tier === 'records') flaggedShared.push(line);
   }
   let sampled = 0;
@@ -103,6 +114,7 @@ export function verifierAgreement(
     sampled: options.sampled,
     errors: options.errors,
     staleByTier,
+    staleByReason,
     k1StaleSampled: sampled,
     k1StaleFlagged: hit,
     missed,
