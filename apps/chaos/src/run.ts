@@ -321,7 +321,7 @@ export async function runSchedule(options: RunOptions): Promise<Verdict> {
     log(`chaos: clients paused; quiescing ${quiesceMs} ms`);
     await sleep(quiesceMs);
 
-    // K6: a write the database refuses leaves every cache tier as it was.
+    // K6: a write the database refuses adds and changes no cache entry (it may remove the key's).
     const dumpCaches = async (): Promise<Omit<TierSnapshot, 'postgres'>> => {
       const l1 = new Map<number, Map<string, TierEntryDump>>();
       for (const handle of handles) {

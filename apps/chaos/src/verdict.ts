@@ -187,7 +187,12 @@ export function formatVerdict(v: Verdict, detail = 5): string {
         `max ${v.k5.maxLoadsPerKey} per key, ${v.k5.overlapping} overlapping`,
         `top: ${v.k5.perKeyTop.map((t) => `${t.key} ${t.loads}`).join(', ')}`,
       ],
-      ['K6 failed writes', `${v.k6.probes} probes`, `${v.k6.violations.length} violations`],
+      [
+        'K6 failed writes',
+        `${v.k6.probes} probes`,
+        `${v.k6.violations.length} violations`,
+        `${v.k6.removedEntries} removed entries`,
+      ],
     ]),
   );
   const vf = v.verifier;

@@ -555,38 +555,78 @@ describe('K6 checkFailedWrites', () => {
       [['k', { kind: 'value', w: 'w0', version: 1 }]],
       [[0, [['k', { kind: 'absent', version: 0 }]]]],
     );
-    expect(checkFailedWrites([{ write: failed, before, after }])).toEqual({ probes: 1, violations: [] });
+    expect(checkFailedWrites([{ write: failed, before, after }])).toEqual({
+      probes: 1,
+      removedEntries: 0,
+      violations: [],
+    });
   });
 
-  it('finds every entry a failed write changed, added or removed', () => {
-    const before = dumps(
-      [['k', { kind: 'value', w: 'w0', version: 1 }]],
-      [
-        [0, [['k', { kind: 'value', w: 'w0', version: 1 }]]],
-        [1, [['x', { kind: 'absent', version: 2 }]]],
-      ],
-    );
+  it('finds an entry a failed write added', () => {
+    const before = dumps([], [[1, [['x', { kind: 'absent', version: 2 }]]]]);
     const after = dumps(
       [['k', { kind: 'value', w: 'w1', version: 2 }]],
       [
-        [0, []],
         [1, [['x', { kind: 'absent', version: 2 }]]],
         [2, [['y', { kind: 'absent', version: 0 }]]],
       ],
     );
     const result = checkFailedWrites([{ write: failed, before, after }]);
     expect(result.violations.map((v) => `${v.kind} ${v.key} ${v.opId}: ${v.detail}`)).toEqual([
-      'tier-changed-by-failed-write k w1: redis held w=w0 at version 1 before the failed set w1 of key k, w=w1 at version 2 after',
-      'tier-changed-by-failed-write k w1: L1 of instance 0 held w=w0 at version 1 before the failed set w1 of key k, nothing after',
-      'tier-changed-by-failed-write y w1: L1 of instance 2 held nothing before the failed set w1 of key k, absent at version 0 after',
+      'tier-entry-added-by-failed-write k w1: redis held nothing before the failed set w1 of key k, w=w1 at version 2 after',
+      'tier-entry-added-by-failed-write y w1: L1 of instance 2 held nothing before the failed set w1 of key k, absent at version 0 after',
     ]);
+    expect(result.removedEntries).toBe(0);
+  });
+
+  it('finds an entry a failed write changed: its w, its version or its kind', () => {
+    const before = dumps(
+      [['k', { kind: 'value', w: 'w0', version: 1 }]],
+      [
+        [0, [['k', { kind: 'value', w: 'w0', version: 1 }]]],
+        [1, [['k', { kind: 'value', w: 'w0', version: 1 }]]],
+      ],
+    );
+    const after = dumps(
+      [['k', { kind: 'value', w: 'w1', version: 1 }]],
+      [
+        [0, [['k', { kind: 'value', w: 'w0', version: 2 }]]],
+        [1, [['k', { kind: 'absent', version: 1 }]]],
+      ],
+    );
+    const result = checkFailedWrites([{ write: failed, before, after }]);
+    expect(result.violations.map((v) => `${v.kind} ${v.key}: ${v.detail}`)).toEqual([
+      'tier-entry-changed-by-failed-write k: redis held w=w0 at version 1 before the failed set w1 of key k, w=w1 at version 1 after',
+      'tier-entry-changed-by-failed-write k: L1 of instance 0 held w=w0 at version 1 before the failed set w1 of key k, w=w0 at version 2 after',
+      'tier-entry-changed-by-failed-write k: L1 of instance 1 held w=w0 at version 1 before the failed set w1 of key k, absent at version 1 after',
+    ]);
+  });
+
+  it('allows an entry a failed write removed, and counts it', () => {
+    const before = dumps(
+      [['k', { kind: 'value', w: 'w0', version: 1 }]],
+      [
+        [0, [['k', { kind: 'value', w: 'w0', version: 1 }]]],
+        [1, [['k', { kind: 'absent', version: 0 }]]],
+      ],
+    );
+    const after = dumps([], [[0, []]]);
+    expect(checkFailedWrites([{ write: failed, before, after }])).toEqual({
+      probes: 1,
+      removedEntries: 3,
+      violations: [],
+    });
   });
 
   it('skips probes of writes that did not fail', () => {
     const before = dumps([], []);
     const after = dumps([['k', { kind: 'absent', version: 3 }]], []);
     const info = write('w2', [0, INF], undefined, { outcome: 'info' });
-    expect(checkFailedWrites([{ write: info, before, after }])).toEqual({ probes: 0, violations: [] });
+    expect(checkFailedWrites([{ write: info, before, after }])).toEqual({
+      probes: 0,
+      removedEntries: 0,
+      violations: [],
+    });
   });
 });
 

@@ -1,8 +1,13 @@
 /**
- * K6: a definitely failed write leaves every cache tier unchanged (research/semantics.md §3.2, P1).
+ * K6: a definitely failed write adds nothing to any cache tier and changes no entry in it
+ * (research/semantics.md §3.2, P1 as the engine states it: the failed value never appears
+ * anywhere; the key's old cached entry may be dropped, since `beginWrite` removed it before the
+ * database refused the write — core README, "the key's cached value stays removed").
  * For each probe whose write has the outcome `fail`, the dumps of Redis and of each instance's L1
- * taken before and after it must be identical, for the written key and every other key in them:
- * each difference (an entry added, removed or changed) is a `tier-changed-by-failed-write`.
+ * taken before and after it are compared, for the written key and every other key in them: an
+ * entry present only after (`tier-entry-added-by-failed-write`) or present in both with another
+ * `w`, version or kind (`tier-entry-changed-by-failed-write`) is a violation. An entry present
+ * only before was removed: allowed (no phantom, no stale value), counted in `removedEntries`.
  * Probes of writes with another outcome are skipped (an `info` write invalidates the key, P1b).
  */
 import { showEntry } from './convergence.js';
@@ -12,6 +17,7 @@ import type { FailedWriteProbe, K6Result, TierEntryDump, TierSnapshot, Violation
 export function checkFailedWrites(probes: readonly FailedWriteProbe[]): K6Result {
   const violations: Violation[] = [];
   let count = 0;
+  let removedEntries = 0;
   for (const { write, before, after } of probes) {
     if (write.outcome !== 'fail') continue;
     count++;
@@ -20,9 +26,13 @@ export function checkFailedWrites(probes: readonly FailedWriteProbe[]): K6Result
         const x = a.get(key);
         const y = b.get(key);
         if (same(x, y)) continue;
+        if (y === undefined) {
+          removedEntries++;
+          continue;
+        }
         violations.push({
           check: 'K6',
-          kind: 'tier-changed-by-failed-write',
+          kind: x === undefined ? 'tier-entry-added-by-failed-write' : 'tier-entry-changed-by-failed-write',
           key,
           opId: write.id,
           detail: `${tier} held ${show(x)} before the failed ${write.kind} ${write.id} of key ${write.key}, ${show(y)} after`,
@@ -30,7 +40,7 @@ export function checkFailedWrites(probes: readonly FailedWriteProbe[]): K6Result
       }
     }
   }
-  return { probes: count, violations };
+  return { probes: count, removedEntries, violations };
 }
 
 type Dump = ReadonlyMap<string, TierEntryDump>;

@@ -100,8 +100,10 @@ export interface FailedWriteProbe {
   readonly after: Omit<TierSnapshot, 'postgres'>;
 }
 
-/** K6: a definitely failed write leaves every cache tier unchanged (P1). */
+/** K6: a definitely failed write adds and changes no cache entry (P1); removing one is allowed. */
 export interface K6Result {
   readonly probes: number;
+  /** Entries present before a failed write and gone after it (reported as data, not judged). */
+  readonly removedEntries: number;
   readonly violations: Violation[];
 }
