@@ -162,7 +162,7 @@ function proxyFault(target: ProxyTarget, mode: ProxyFaultMode, instance: number,
 }
 
 /** The `crash` line the instance wrote before killing itself, if any. */
-function crashLine(file: string): { key: string; version: number } | undefined {
+function crashLine(file: string): { key: string; version: number; op?: string; cut?: boolean } | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -172,7 +172,7 @@ function crashLine(file: string): { key: string; version: number } | undefined {
   for (const line of text.split('\n')) {
     if (!line.includes('"ev":"crash"')) continue;
     try {
-      return JSON.parse(line) as { key: string; version: number };
+      return JSON.parse(line) as { key: string; version: number; op?: string; cut?: boolean };
     } catch {}
   }
   return undefined;
@@ -192,6 +192,13 @@ async function withTimeout<T>(what: Promise<T>, ms: number): Promise<T | undefin
   }
 }
 
+/**
+ * `instance-kill`: the next commit of the instance kills it. `instance-kill-cut`: the next plain
+ * `set` of the instance, once its `beginWrite` reached L2, has the instance's Redis data proxy cut
+ * (down or blackhole, drawn from the seed) at its request, then its commit kills it: the write's
+ * mark is left in L2 (reads go to the database until it expires) and only its outbox row is left
+ * for another instance's relay (R3).
+ */
 function instanceKill(instance: number, cut: boolean): Fault {
   return {
     name: cut ? 'instance-kill-cut' : 'instance-kill',
@@ -199,17 +206,37 @@ function instanceKill(instance: number, cut: boolean): Fault {
     async run(ctx) {
       const handle = ctx.instances[instance]!;
       const data = ctx.proxies[instance]!.data;
-      let cutNote = '';
+      const mode: 'down' | 'blackhole' = cut && ctx.rng.nextDouble() >= 0.5 ? 'blackhole' : 'down';
+      let before: ProxyStats | undefined;
+      let cutKey: string | undefined;
       if (cut) {
-        // Cut off from Redis first: the write's beginWrite fails, only the outbox row is left.
-        const before = data.stats();
-        data.set({ kind: 'reset' });
-        await sleep(300);
-        cutNote = `, Redis data cut first (${delta(data.stats(), before, 'reset')} connections reset)`;
+        handle.onCutRedis = async (key) => {
+          before = data.stats();
+          cutKey = key;
+          data.set({ kind: mode });
+        };
       }
       await ctx.stats(); // the counters of the incarnation about to die
-      await handle.request({ type: 'arm-crash' });
+      await handle.request({ type: 'arm-crash', ...(cut ? { cut: true } : {}) });
       const exit = await withTimeout(handle.exited, 10_000);
+      // Held until the process is gone: a dead writer's connections stay cut.
+      const held = data.stats();
+      let cutNote = '';
+      let cutTookEffect = !cut;
+      if (cut) {
+        data.set({ kind: 'up' });
+        handle.onCutRedis = undefined;
+        if (before === undefined) {
+          cutNote = ', Redis data never cut (no plain set began)';
+        } else {
+          const effect =
+            mode === 'down'
+              ? delta(held, before, 'closed') + delta(held, before, 'refused')
+              : delta(held, before, 'droppedBytes');
+          cutTookEffect = effect > 0;
+          cutNote = `, Redis data proxy ${mode} after the beginWrite of ${cutKey} (${effect} ${mode === 'down' ? 'connections closed or refused' : 'bytes dropped'})`;
+        }
+      }
       let evidence: string;
       let confirmed = false;
       if (exit === undefined) {
@@ -219,12 +246,12 @@ function instanceKill(instance: number, cut: boolean): Fault {
       } else {
         const crash = crashLine(handle.config.historyFile);
         confirmed = exit.signal === 'SIGKILL' && crash !== undefined;
+        if (cut) confirmed &&= cutTookEffect && crash?.cut === true && crash.key === cutKey;
         evidence =
           crash === undefined
             ? `exited ${exit.code ?? exit.signal} without the crash line`
-            : `SIGKILL after the commit of ${crash.key} v${crash.version}, before its tier steps; exit signal ${exit.signal}`;
+            : `SIGKILL after the commit of ${crash.key} v${crash.version}${crash.op ? ` (${crash.op})` : ''}, before its tier steps; exit signal ${exit.signal}`;
       }
-      if (cut) data.set({ kind: 'up' });
       const next = await ctx.restartInstance(instance);
       return { confirmed, evidence: `${evidence}${cutNote}; restarted as incarnation ${next.incarnation}` };
     },

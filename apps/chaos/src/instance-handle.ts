@@ -7,7 +7,7 @@ import { closeSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Notice, Reply, Request } from './ipc.js';
+import type { CutDone, Notice, Reply, Request } from './ipc.js';
 import type { InstanceConfig } from './settings.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -30,6 +30,8 @@ export class InstanceHandle {
   #exit: Exit | undefined;
   #rid = 0;
   readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  /** Answers the instance's `cut-redis` (set by the `instance-kill-cut` fault; refused when unset). */
+  onCutRedis: ((key: string) => Promise<void>) | undefined;
 
   private constructor(config: InstanceConfig, child: ChildProcess) {
     this.config = config;
@@ -45,6 +47,10 @@ export class InstanceHandle {
       });
     });
     child.on('message', (message: Reply | Notice) => {
+      if ('type' in message && message.type === 'cut-redis') {
+        this.#cutRedis(message.cid, message.key);
+        return;
+      }
       if (!('rid' in message)) return;
       const waiter = this.#pending.get(message.rid);
       if (waiter === undefined) return;
@@ -93,6 +99,21 @@ export class InstanceHandle {
       clearTimeout(timer);
     }
     return handle;
+  }
+
+  #cutRedis(cid: number, key: string): void {
+    const answer = (done: CutDone): void => {
+      if (this.alive) this.child.send(done, () => undefined);
+    };
+    const cut = this.onCutRedis;
+    if (cut === undefined) {
+      answer({ type: 'cut-done', cid, ok: false, error: 'no cut-redis handler is set' });
+      return;
+    }
+    cut(key).then(
+      () => answer({ type: 'cut-done', cid, ok: true }),
+      (error: unknown) => answer({ type: 'cut-done', cid, ok: false, error: String(error) }),
+    );
   }
 
   get instance(): number {

@@ -23,6 +23,7 @@ import type { TierEntryDump } from './check/index.js';
 import { type ChaosValue, clock, type Outcome } from './history.js';
 import { type HistoryWriter, openHistory } from './history-writer.js';
 import type {
+  CutDone,
   InstanceStats,
   L1Dump,
   Notice,
@@ -127,14 +128,52 @@ const bus = redisBus({
   timeoutMs: settings.busTimeoutMs,
 });
 
+/** The op id of the plain `set` running in this async context (the cut kill picks one). */
+const plainSet = new AsyncLocalStorage<string>();
+/** `arm-crash`: the next commit kills the process. */
 let crashArmed = false;
+/** `arm-crash` with `cut`: the next plain set has Redis cut after its beginWrite. */
+let cutArmed = false;
+/** That set, once its cut is done: its commit kills the process. */
+let cutOp: string | undefined;
+let cutSeq = 0;
+const cutWaiters = new Map<number, (done: CutDone) => void>();
+
+/** Asks the orchestrator to cut this instance's Redis data proxy; resolves when it is cut. */
+function requestCut(key: string): Promise<CutDone> {
+  const cid = ++cutSeq;
+  return new Promise<CutDone>((resolve) => {
+    cutWaiters.set(cid, resolve);
+    send({ type: 'cut-redis', cid, key });
+  });
+}
+
 const debug: DebugOptions = {
   hooks: {
+    afterBegin: async (info) => {
+      const op = plainSet.getStore();
+      if (!cutArmed || op === undefined) return;
+      cutArmed = false;
+      // beginWrite reached L2 (with 'fail-writes' a write that cannot is refused before the
+      // database), so the cut leaves this write's mark there: the R3 case once the writer dies.
+      const done = await bounded(requestCut(info.key), 5_000);
+      if (done?.ok) cutOp = op;
+    },
     afterCommit: (info) => {
-      if (!crashArmed) return;
+      const op = plainSet.getStore();
+      const cut = cutOp !== undefined && op === cutOp;
+      if (!crashArmed && !cut) return;
       // Written synchronously before the kill: the orchestrator's evidence that the kill came
       // after this commit and before any tier step of it.
-      history.line({ ev: 'crash', instance, incarnation, key: info.key, version: info.version, at: now() });
+      history.line({
+        ev: 'crash',
+        instance,
+        incarnation,
+        key: info.key,
+        version: info.version,
+        at: now(),
+        ...(cut ? { op, cut: true } : {}),
+      });
       process.kill(process.pid, 'SIGKILL');
       return new Promise<void>(() => undefined);
     },
@@ -323,11 +362,10 @@ async function runClient(client: number): Promise<void> {
           ...(ifVersion === undefined ? {} : { ifVersion }),
         });
         try {
-          const { version } = await cache.set(
-            key,
-            { w: id },
-            ifVersion === undefined ? undefined : { ifVersion },
-          );
+          const { version } =
+            ifVersion === undefined
+              ? await plainSet.run(id, () => cache.set(key, { w: id }))
+              : await cache.set(key, { w: id }, { ifVersion });
           complete(id, 'ok', { version });
           seen.set(key, version);
         } catch (error) {
@@ -507,7 +545,8 @@ async function handle(request: Request): Promise<unknown> {
     case 'pause':
       return pauseClients(request.timeoutMs);
     case 'arm-crash':
-      crashArmed = true;
+      if (request.cut) cutArmed = true;
+      else crashArmed = true;
       return null;
     case 'read': {
       const versions: Record<string, number | null> = {};
@@ -536,7 +575,12 @@ async function handle(request: Request): Promise<unknown> {
   }
 }
 
-process.on('message', (message: RequestMessage) => {
+process.on('message', (message: RequestMessage | CutDone) => {
+  if (message.type === 'cut-done') {
+    cutWaiters.get(message.cid)?.(message);
+    cutWaiters.delete(message.cid);
+    return;
+  }
   handle(message).then(
     (result) => send({ rid: message.rid, ok: true, result }),
     (error: unknown) => send({ rid: message.rid, ok: false, error: errorMessage(error) }),

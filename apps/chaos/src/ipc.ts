@@ -1,7 +1,8 @@
 /**
  * The IPC protocol between the orchestrator and an instance process: requests carry an id, and
  * each gets exactly one reply with that id. The instance also sends `ready` once, when its cache
- * answered a first read.
+ * answered a first read, and, for the `instance-kill-cut` fault, asks the orchestrator to cut its
+ * Redis data proxy (`cut-redis`, answered by one `cut-done` with the same id).
  */
 import type { VerifyStats } from '@writethrough/core';
 import type { TierEntryDump } from './check/index.js';
@@ -14,8 +15,12 @@ export type Request =
   | { readonly type: 'start' }
   /** Stop issuing operations; replies once every client is idle (or `timeoutMs` passed). */
   | { readonly type: 'pause'; readonly timeoutMs: number }
-  /** The next write to commit kills this process (SIGKILL) after its commit, before the tiers. */
-  | { readonly type: 'arm-crash' }
+  /**
+   * The next write to commit kills this process (SIGKILL) after its commit, before the tiers. With
+   * `cut`: the next plain `set` first asks for its Redis data proxy to be cut once its `beginWrite`
+   * succeeded (`cut-redis`), waits for `cut-done`, and its own commit kills the process.
+   */
+  | { readonly type: 'arm-crash'; readonly cut?: boolean }
   /** Reads these keys through the cache (fills the tiers before a probe). */
   | { readonly type: 'read'; readonly keys: readonly string[] }
   /** This instance's L1 entries of these keys (all keys of the run when absent). */
@@ -36,7 +41,19 @@ export type Reply =
   | { readonly rid: number; readonly ok: false; readonly error: string };
 
 /** Messages an instance sends on its own. */
-export type Notice = { readonly type: 'ready' } | { readonly type: 'fatal'; readonly error: string };
+export type Notice =
+  | { readonly type: 'ready' }
+  | { readonly type: 'fatal'; readonly error: string }
+  /** Cut my Redis data proxy now (a write of `key` has begun on L2); answer with `cut-done`. */
+  | { readonly type: 'cut-redis'; readonly cid: number; readonly key: string };
+
+/** The orchestrator's answer to `cut-redis`: the proxy is cut (`ok`), or why not. */
+export interface CutDone {
+  readonly type: 'cut-done';
+  readonly cid: number;
+  readonly ok: boolean;
+  readonly error?: string;
+}
 
 /** What `pause` answers. */
 export interface PauseResult {
