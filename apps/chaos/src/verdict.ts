@@ -199,7 +199,7 @@ export function formatVerdict(v: Verdict, detail = 5): string {
   out.push(
     `  verifier: ${
       vf.available
-        ? `sample rate ${vf.sampleRate}, ${vf.sampled} reads sampled (${vf.errors} errors), stale flagged ${counts(vf.staleByTier)} (older ${vf.staleByReason.older}, never committed ${vf.staleByReason['never-committed']}); K1 stale reads sampled ${vf.k1StaleSampled}, flagged ${vf.k1StaleFlagged} — ${vf.ok ? 'agrees' : 'DISAGREES'}`
+        ? `sample rate ${vf.sampleRate}, ${vf.sampled} reads sampled (${vf.errors} errors), stale flagged ${counts(vf.staleByTier)} (older ${vf.staleByReason.older}, never committed ${vf.staleByReason['never-committed']}); K1 stale reads sampled ${vf.k1StaleSampled}, flagged ${vf.k1StaleFlagged} — ${vf.missed.length === 0 ? 'agrees with K1' : `DISAGREES with K1 (${vf.missed.length} missed)`}${vf.flaggedShared.length === 0 ? '' : `; ${vf.flaggedShared.length} on l2/records, which must be 0`}`
         : 'not available in this core (createCache refused the verify option)'
     }`,
   );
