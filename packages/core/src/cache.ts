@@ -81,13 +81,13 @@ export interface CacheEvents {
   stale: [StaleReadEvent];
 }
 
-/** A value loaded by a read, with its serialized text when it is known. */
 /** A load in flight: its promise, and its number in the order loads began (see `#flights`). */
 interface Flight<V> {
   readonly promise: Promise<Loaded<V>>;
   readonly count: number;
 }
 
+/** A value loaded by a read, with its serialized text when it is known. */
 interface Loaded<V> {
   readonly found: boolean;
   readonly value: V | undefined;
@@ -355,6 +355,13 @@ export class WriteThroughCache<V> {
     return this.#slowRead(key, look, options).then(valueOfLoaded);
   }
 
+  /** `#l1Lookup` without counting or announcing a hit. */
+  #l1PeekSync(key: string): Lookup<unknown> | undefined {
+    const l1 = this.#l1;
+    if (l1 === undefined || this.#l1Bypassed || !l1.sync) return undefined;
+    return l1.store.getSync!(key, l1.leaseOptions);
+  }
+
   /** The synchronous L1 step of a read (undefined when L1 is absent, bypassed or asynchronous); counts a hit. */
   #l1Lookup(key: string): Lookup<unknown> | undefined {
     const l1 = this.#l1;
@@ -407,7 +414,10 @@ export class WriteThroughCache<V> {
       // the read returned, that version was never committed.
       const after = await this.#currentVersion(key, options?.signal);
       if (after === undefined) return loaded;
-      this.#verified(key, loaded, after, 'never-committed');
+      // 0: never existed, or a store without tombstones after a delete: it cannot tell.
+      if (after === 0) this.#verified(key, loaded, current, 'older');
+      else this.#verified(key, loaded, after, 'never-committed');
+      return loaded;
     } else {
       this.#verified(key, loaded, current, 'older');
     }
@@ -535,7 +545,10 @@ export class WriteThroughCache<V> {
     }
     if (newer.length > 0) {
       const after = await this.#currentVersions(newer, options?.signal);
-      for (const [key, version] of after) this.#verified(key, seen.get(key)!, version, 'never-committed');
+      for (const [key, version] of after) {
+        if (version === 0) this.#verified(key, seen.get(key)!, current.get(key)!, 'older');
+        else this.#verified(key, seen.get(key)!, version, 'never-committed');
+      }
     }
     return out;
   }
@@ -577,7 +590,9 @@ export class WriteThroughCache<V> {
       if (existing !== undefined && look?.kind !== 'lease') {
         results.set(
           key,
-          existing.count > since ? existing.promise : this.#afterFlight(existing, key, options, since),
+          existing.count > since || this.#guards.has('join-earlier-load')
+            ? existing.promise
+            : this.#afterFlight(existing, key, options, since, false),
         );
         continue;
       }
@@ -641,6 +656,7 @@ export class WriteThroughCache<V> {
     key: string,
     options: ReadOptions | undefined,
     since: number,
+    countHit = true,
   ): Promise<Loaded<V>> {
     await raceSignal(
       earlier.promise.then(
@@ -650,7 +666,8 @@ export class WriteThroughCache<V> {
       options?.signal,
     );
     if (this.#closed) throw new CacheClosedError('the cache is closed', { key });
-    const look = this.#l1Lookup(key);
+    // getMany counted this read's L1 miss already: a hit now is not counted again.
+    const look = countHit ? this.#l1Lookup(key) : this.#l1PeekSync(key);
     if (look?.kind === 'hit') return this.#fromEntry(this.#l1!, key, look.entry);
     return this.#slowRead(key, look, options, since);
   }
@@ -1243,7 +1260,7 @@ export class WriteThroughCache<V> {
     for (let i = 0; i < this.#tiers.length && live.length > 0; i++) {
       const tier = this.#tiers[i]!;
       if ((tier === this.#l1 && this.#l1Bypassed) || !tier.available) {
-        if (this.#policy !== 'fallback' && tier !== this.#l1) {
+        if (this.#refusesWrite(tier)) {
           await refuse(
             live,
             (key) =>
@@ -1294,7 +1311,7 @@ export class WriteThroughCache<V> {
       }
       if (failed.size === 0) continue;
       for (const [key, error] of failed) this.#emitError(key, tier, 'beginWrite', error);
-      if (this.#policy !== 'fallback') {
+      if (this.#refusesWrite(tier)) {
         await refuse(
           [...failed.keys()],
           (key) =>
@@ -1450,7 +1467,7 @@ export class WriteThroughCache<V> {
     for (let i = 0; i < this.#tiers.length; i++) {
       const tier = this.#tiers[i]!;
       if ((tier === this.#l1 && this.#l1Bypassed) || !tier.available) {
-        if (this.#policy !== 'fallback' && tier !== this.#l1) {
+        if (this.#refusesWrite(tier)) {
           await this.#abortAll(key, token, begun);
           throw new CacheTierError(
             `the ${tier.name} tier is unavailable; the write was not sent`,
@@ -1468,7 +1485,7 @@ export class WriteThroughCache<V> {
       } catch (error) {
         tier.failed();
         this.#emitError(key, tier, 'beginWrite', error);
-        if (this.#policy !== 'fallback') {
+        if (this.#refusesWrite(tier)) {
           await this.#abortAll(key, token, begun);
           throw new CacheTierError(
             `beginWrite failed on the ${tier.name} tier; the write was not sent`,
@@ -1532,6 +1549,14 @@ export class WriteThroughCache<V> {
       );
     }
     return failure === undefined;
+  }
+
+  /**
+   * Whether a write whose `beginWrite` could not be done on `tier` is refused before the database:
+   * with `'fail'` on any tier, with `'fail-writes'` on a shared one (L1 is this process's own).
+   */
+  #refusesWrite(tier: Tier): boolean {
+    return this.#policy === 'fail' || (this.#policy === 'fail-writes' && tier !== this.#l1);
   }
 
   async #abortAll(key: string, token: string, begun: boolean[]): Promise<void> {

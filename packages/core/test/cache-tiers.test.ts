@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CacheTierError, createCache, memoryRecords } from '../src/index.js';
+import { CacheTierError, createCache, memoryRecords, memoryStore } from '../src/index.js';
 import { flakyTier } from './helpers.js';
 
 describe('a tier that fails', () => {
@@ -163,6 +163,26 @@ describe('a tier that fails', () => {
       expect(await reader.get('k')).toBe('old');
       await writer.set('k', 'new');
       expect(await reader.get('k')).toBe('new');
+    });
+
+    it("'fail-writes' does not refuse a write for L1 (this process's own tier): only a shared tier counts", async () => {
+      const records = memoryRecords<string>();
+      const inner = memoryStore();
+      const l1 = new Proxy(inner, {
+        get(target, prop, receiver) {
+          if (prop === 'beginWriteSync' || prop === 'beginWrite') {
+            return () => {
+              throw new Error('L1 refused the mark');
+            };
+          }
+          return Reflect.get(target, prop, receiver);
+        },
+      });
+      const cache = createCache({ records, l1, onCacheError: 'fail-writes', breakerFailures: 100 });
+      const { version } = await cache.set('k', 'v');
+      expect(records.peek('k')).toMatchObject({ value: 'v', version });
+      const strict = createCache({ records, l1, onCacheError: 'fail', breakerFailures: 100 });
+      await expect(strict.set('k', 'w')).rejects.toBeInstanceOf(CacheTierError);
     });
 
     it('refuses an unknown policy with the three it knows', () => {

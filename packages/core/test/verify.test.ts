@@ -217,6 +217,28 @@ describe('shadow verifier (verify option)', () => {
     expect(a.stats().verify).toMatchObject({ sampled: 2, stale: 1 });
   });
 
+  it('a record store without tombstones (0 after a delete) is not reported as never-committed', async () => {
+    const inner = memoryRecords<string>();
+    // The contract allows it: after a delete, get answers { found: false, version: 0 }.
+    const records = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        if (prop !== 'get') return value.bind(target);
+        return async (...args: unknown[]) => {
+          const read = await value.apply(target, args);
+          return read.found ? read : { found: false, version: 0 };
+        };
+      },
+    });
+    const cache = createCache<string>({ records, l1: false, l2: memoryStore(), verify: { sampleRate: 1 } });
+    await cache.set('k', 'v');
+    await cache.delete('k');
+    expect(await cache.get('k')).toBeUndefined();
+    expect(await cache.get('k')).toBeUndefined();
+    expect(cache.stats().verify).toMatchObject({ sampled: 2, stale: 0 });
+  });
+
   it('with write marks on, the same interleaving reads version 2 and counts nothing', async () => {
     const records = memoryRecords<string>();
     const paused = gate();
