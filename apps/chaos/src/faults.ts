@@ -229,12 +229,16 @@ function instanceKill(instance: number, cut: boolean): Fault {
         if (before === undefined) {
           cutNote = ', Redis data never cut (no plain set began)';
         } else {
-          const effect =
+          // The process may die before it sends another byte to Redis: a blackhole is confirmed by
+          // the open connections it swallowed at the cut (before the commit, which waited for it).
+          const closed = delta(held, before, 'closed') + delta(held, before, 'refused');
+          const dropped = delta(held, before, 'droppedBytes');
+          cutTookEffect = mode === 'down' ? closed > 0 : before.open > 0;
+          cutNote = `, Redis data proxy ${mode} after the beginWrite of ${cutKey} (${
             mode === 'down'
-              ? delta(held, before, 'closed') + delta(held, before, 'refused')
-              : delta(held, before, 'droppedBytes');
-          cutTookEffect = effect > 0;
-          cutNote = `, Redis data proxy ${mode} after the beginWrite of ${cutKey} (${effect} ${mode === 'down' ? 'connections closed or refused' : 'bytes dropped'})`;
+              ? `${closed} connections closed or refused`
+              : `${before.open} open connections blackholed, ${dropped} bytes dropped`
+          })`;
         }
       }
       let evidence: string;
