@@ -20,7 +20,14 @@ export type ProxyMode =
   | { readonly kind: 'down' }
   /** Destroy every open connection with a TCP RST (both sides), and new ones too. */
   | { readonly kind: 'reset' }
-  /** Keep connections open and drop every byte in both directions, delayed chunks included; FINs are held back. */
+  /**
+   * Keep connections open and drop every byte in both directions, delayed chunks included; FINs are
+   * held back. When the mode changes again, every connection that lost bytes is reset (RST): TCP
+   * never loses bytes in the middle of a stream (a short outage delivers them late, a long one or a
+   * firewall that forgot the flow ends the connection), and a stream resumed past a hole would
+   * desynchronize its protocol (an ioredis client would match every later reply to an earlier
+   * command, for good).
+   */
   | { readonly kind: 'blackhole' }
   /**
    * Delay every chunk in each direction by `ms` ± `jitterMs` (uniform, seeded, at least 0), never
@@ -44,6 +51,8 @@ export interface ProxyStats {
   readonly bytesDown: number;
   /** Bytes dropped by 'blackhole' (read and never delivered). */
   readonly droppedBytes: number;
+  /** Connections reset when a 'blackhole' ended because it had dropped some of their bytes. */
+  readonly lostReset: number;
   /** Chunks queued by 'latency'. */
   readonly delayedChunks: number;
   /** Connections to the target that failed before connecting (the client connection is then destroyed). */
@@ -102,6 +111,8 @@ interface Direction {
   timer: NodeJS.Timeout | undefined;
   /** `from` sent its FIN: pass it on once the queue is empty. */
   ended: boolean;
+  /** A 'blackhole' dropped bytes of this direction: the connection is reset when it ends. */
+  lost: boolean;
 }
 
 interface Link {
@@ -127,6 +138,7 @@ class NetFaultProxy implements FaultProxy {
     bytesUp: 0,
     bytesDown: 0,
     droppedBytes: 0,
+    lostReset: 0,
     delayedChunks: 0,
     upstreamFailures: 0,
   };
@@ -170,7 +182,10 @@ class NetFaultProxy implements FaultProxy {
     }
     this.#mode = mode;
     for (const link of [...this.#links]) {
-      if (mode.kind === 'down') {
+      if (mode.kind !== 'blackhole' && mode.kind !== 'down' && link.directions.some((d) => d.lost)) {
+        this.#counts.lostReset++;
+        this.#drop(link, 'reset');
+      } else if (mode.kind === 'down') {
         this.#counts.closed++;
         this.#drop(link, 'fin');
       } else if (mode.kind === 'reset') {
@@ -243,6 +258,7 @@ class NetFaultProxy implements FaultProxy {
     const mode = this.#mode;
     if (mode.kind === 'blackhole') {
       this.#counts.droppedBytes += data.length;
+      d.lost = true;
     } else if (mode.kind === 'latency') {
       const jitter = mode.jitterMs ? (this.#rng.nextDouble() * 2 - 1) * mode.jitterMs : 0;
       const due = performance.now() + Math.max(0, mode.ms + jitter);
@@ -287,6 +303,7 @@ class NetFaultProxy implements FaultProxy {
     clearTimeout(d.timer);
     d.timer = undefined;
     for (const chunk of d.queue) this.#counts.droppedBytes += chunk.data.length;
+    if (d.queue.length > 0) d.lost = true;
     d.queue.length = 0;
   }
 
@@ -313,5 +330,5 @@ class NetFaultProxy implements FaultProxy {
 }
 
 function direction(from: Socket, to: Socket, counter: Direction['counter']): Direction {
-  return { from, to, counter, queue: [], timer: undefined, ended: false };
+  return { from, to, counter, queue: [], timer: undefined, ended: false, lost: false };
 }

@@ -47,3 +47,27 @@ it("ioredis through the proxy: PING in 'up', a timeout in 'blackhole', ECONNRESE
     client.disconnect();
   }
 });
+
+it("ioredis after a 'blackhole' that swallowed a command: reset at the heal, then answered again", async () => {
+  // A stream resumed past the hole would match every later reply to an earlier command for good.
+  const client = new Redis({
+    host: '127.0.0.1',
+    port: proxy.port,
+    commandTimeout: 300,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => 20,
+  });
+  client.on('error', () => undefined);
+  try {
+    expect(await client.ping()).toBe('PONG');
+    const before = proxy.stats().lostReset;
+    proxy.set({ kind: 'blackhole' });
+    await expect(client.ping()).rejects.toThrow(/timed out/i);
+    proxy.set({ kind: 'up' });
+    expect(proxy.stats().lostReset).toBe(before + 1);
+    await waitFor(() => client.status === 'ready', { timeoutMs: 5_000, what: 'the client reconnected' });
+    for (let i = 0; i < 3; i++) expect(await client.ping(`p${i}`)).toBe(`p${i}`);
+  } finally {
+    client.disconnect();
+  }
+});

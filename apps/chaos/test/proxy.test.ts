@@ -161,12 +161,15 @@ describe('startFaultProxy', () => {
     expect(await later.read(4)).toBe('back');
   });
 
-  it("'blackhole' keeps connections open and drops bytes both ways; 'up' delivers only what comes after", async () => {
+  it("'blackhole' keeps connections open and drops bytes both ways; 'up' resets those that lost bytes", async () => {
     const echo = await echoServer();
     const proxy = await proxyTo(echo.port);
     const peer = connect(proxy.port);
     peer.socket.write('a');
     await peer.read(1);
+    const idle = connect(proxy.port);
+    idle.socket.write('b');
+    await idle.read(1);
 
     proxy.set({ kind: 'blackhole' });
     peer.socket.write('lost');
@@ -177,16 +180,19 @@ describe('startFaultProxy', () => {
     await sleep(50);
     expect(peer.text()).toBe('a');
     expect(late.text()).toBe('');
-    expect(proxy.stats()).toMatchObject({ accepted: 2, open: 2, bytesUp: 1, bytesDown: 1 });
+    expect(proxy.stats()).toMatchObject({ accepted: 3, open: 3, bytesUp: 2, bytesDown: 2 });
 
     proxy.set({ kind: 'up' });
-    peer.socket.write('kept');
-    late.socket.write('new');
-    expect(await peer.read(5)).toBe('akept');
-    expect(await late.read(3)).toBe('new');
-    await sleep(50);
-    expect(peer.text()).toBe('akept');
-    expect(late.text()).toBe('new');
+    // A stream never resumes past a hole: the connections that lost bytes are reset.
+    expect(await peer.closed).toBe('ECONNRESET');
+    expect(await late.closed).toBe('ECONNRESET');
+    expect(proxy.stats()).toMatchObject({ lostReset: 2, open: 1 });
+    // One that lost nothing goes on, and new ones work.
+    idle.socket.write('kept');
+    expect(await idle.read(5)).toBe('bkept');
+    const next = connect(proxy.port);
+    next.socket.write('new');
+    expect(await next.read(3)).toBe('new');
   });
 
   it("'latency' delays each direction by at least ms", async () => {
@@ -261,10 +267,9 @@ describe('startFaultProxy', () => {
     proxy.set({ kind: 'blackhole' });
     expect(proxy.stats().droppedBytes).toBe(4);
     proxy.set({ kind: 'up' });
-    peer.socket.write('kept');
-    expect(await peer.read(4)).toBe('kept');
-    await sleep(50);
-    expect(peer.text()).toBe('kept');
+    expect(await peer.closed).toBe('ECONNRESET');
+    expect(peer.text()).toBe('');
+    expect(proxy.stats().lostReset).toBe(1);
   });
 
   it('rejects a bad latency and keeps the mode', async () => {
