@@ -156,7 +156,9 @@ export function barChartSvg(chart: BarChart): string {
   );
   const height = Math.ceil(y + L.margin);
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${L.width}" height="${height}" viewBox="0 0 ${L.width} ${height}" font-family="-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="${L.fontSize}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${L.width}" height="${height}" viewBox="0 0 ${L.width} ${height}" font-family="-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="${L.fontSize}" role="img">`,
+    // The accessible name (screen readers, and the tooltip of the whole chart).
+    `<title>${escapeXml(chart.subtitle ? `${chart.title}: ${chart.subtitle}` : chart.title)}</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     ...parts,
     '</svg>',

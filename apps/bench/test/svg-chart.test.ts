@@ -35,6 +35,16 @@ describe('escapeXml and labels', () => {
     expect(svg).toContain('ops/s &quot;quoted&quot;');
   });
 
+  it('names the chart for screen readers: role img and a first title child with title and subtitle', () => {
+    const svg = barChartSvg({
+      title: 'Hits & misses',
+      subtitle: 'ns/get',
+      series: ['v'],
+      rows: [{ label: 'a', values: [1] }],
+    });
+    expect(svg).toMatch(/^<svg [^>]*role="img">\n<title>Hits &amp; misses: ns\/get<\/title>\n/);
+  });
+
   it('keeps the full label in a tooltip when it cuts it', () => {
     const label = `contender ${'y'.repeat(80)}`;
     const svg = barChartSvg({ title: 't', series: ['v'], rows: [{ label, values: [1] }] });
