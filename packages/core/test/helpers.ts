@@ -1,5 +1,5 @@
 /** Test helpers shared by the engine's tests. */
-import { type CacheStore, memoryStore } from '../src/index.js';
+import { type CacheOptions, type CacheStore, createCache, memoryRecords, memoryStore } from '../src/index.js';
 
 /**
  * A remote-looking tier that can be taken down: no synchronous steps, and every call rejects while
@@ -20,4 +20,67 @@ export function flakyTier(inner = memoryStore()) {
     },
   }) as CacheStore<unknown> & { inspect: typeof inner.inspect };
   return { store, inner, state };
+}
+
+/** A one-shot gate: `open()` releases every `await g.opened`. */
+export function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
+export const tick = () => new Promise((r) => setTimeout(r, 0));
+
+/** How `readAfterRemoteWrite` reads the key the second time. */
+export type ReadCall = 'get' | 'getEntry' | 'getMany' | 'getManyEntries';
+
+/**
+ * Instance A starts a load of `k` and holds it after its database read (version 1); instance B
+ * (sharing A's L2, if any) writes version 2 and is acknowledged; then A reads `k` again with
+ * `read`. Nothing tells A of B's write (no bus), so only the rule "join a load only if it began
+ * after you" keeps that read from returning the held load's version 1. `extra` configures A.
+ */
+export async function readAfterRemoteWrite(read: ReadCall, extra: Partial<CacheOptions<string>>) {
+  const records = memoryRecords<string>();
+  const paused = gate();
+  const reached = gate();
+  let pause = true;
+  const a = createCache<string>({
+    records,
+    l1: false,
+    ...extra,
+    debug: {
+      ...extra.debug,
+      hooks: {
+        afterRecordRead: async () => {
+          if (!pause) return;
+          pause = false;
+          reached.open();
+          await paused.opened;
+        },
+      },
+    },
+  });
+  const b = createCache<string>({ records, l1: false, ...(extra.l2 ? { l2: extra.l2 } : {}) });
+  await records.set('k', 'v1'); // not cached: A's first read loads it
+  const first = a.get('k');
+  await reached.opened;
+  const { version } = await b.set('k', 'v2');
+  const second = (async () => {
+    switch (read) {
+      case 'get':
+        return a.get('k');
+      case 'getEntry':
+        return (await a.getEntry('k'))?.value;
+      case 'getMany':
+        return (await a.getMany(['k'])).get('k');
+      case 'getManyEntries':
+        return (await a.getManyEntries(['k'])).get('k')?.value;
+    }
+  })();
+  await tick();
+  paused.open();
+  return { first: await first, second: await second, written: version, stats: a.stats() };
 }

@@ -12,16 +12,7 @@ import {
   type VerifyOptions,
 } from '../src/index.js';
 import { renderPrometheus } from '../src/prometheus.js';
-
-const tick = () => new Promise((r) => setTimeout(r, 0));
-
-function gate() {
-  let open!: () => void;
-  const opened = new Promise<void>((r) => {
-    open = r;
-  });
-  return { opened, open };
-}
+import { gate, readAfterRemoteWrite, tick } from './helpers.js';
 
 /**
  * A tier whose every call travels: a random delay (0 to 1 ms, or a macrotask) before the step runs
@@ -301,53 +292,21 @@ describe('shadow verifier (verify option)', () => {
     expect(a.stats().verify).toEqual(ZERO);
   });
 
-  /**
-   * Found by the verifier: without a bus nothing tells instance A that B wrote, so a read on A
-   * that began after B's acknowledged write joined A's older load and returned the old version.
-   * A read now joins only a load begun after it; the guard `join-earlier-load` restores the flaw.
-   */
-  async function joinAfterRemoteWrite(unsafe: boolean) {
-    const records = memoryRecords<string>();
-    const paused = gate();
-    const reached = gate();
-    let pause = true;
-    const a = createCache<string>({
-      records,
-      l1: false,
-      verify: { sampleRate: 1 },
-      debug: {
-        ...(unsafe ? { unsafeDisable: ['join-earlier-load' as const] } : {}),
-        hooks: {
-          afterRecordRead: async () => {
-            if (!pause) return;
-            pause = false;
-            reached.open();
-            await paused.opened;
-          },
-        },
-      },
-    });
-    const b = createCache<string>({ records, l1: false });
-    await b.set('k', 'v1');
-    const first = a.get('k');
-    await reached.opened; // A's load read version 1 and is held
-    const { version } = await b.set('k', 'v2');
-    expect(version).toBe(2);
-    const second = a.get('k');
-    await tick();
-    paused.open();
-    return { first: await first, second: await second, verify: a.stats().verify };
-  }
-
+  // The scenario the verifier found: see readAfterRemoteWrite in helpers.ts.
   it('a read begun after another instance acknowledged a write does not join an older load of this process', async () => {
-    const { first, second, verify } = await joinAfterRemoteWrite(false);
+    const { first, second, stats } = await readAfterRemoteWrite('get', { verify: { sampleRate: 1 } });
+    const verify = stats.verify;
     expect(first).toBe('v1'); // began before the write: either version is right
     expect(second).toBe('v2');
     expect(verify).toEqual({ sampled: 2, stale: 0, staleByTier: { l1: 0, l2: 0, records: 0 }, errors: 0 });
   });
 
   it("with the guard off (join any load in flight) the verifier counts the stale read under the load's tier", async () => {
-    const { second, verify } = await joinAfterRemoteWrite(true);
+    const { second, stats } = await readAfterRemoteWrite('get', {
+      verify: { sampleRate: 1 },
+      debug: { unsafeDisable: ['join-earlier-load'] },
+    });
+    const verify = stats.verify;
     expect(second).toBe('v1');
     expect(verify).toEqual({ sampled: 2, stale: 1, staleByTier: { l1: 0, l2: 0, records: 1 }, errors: 0 });
   });
