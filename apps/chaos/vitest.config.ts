@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { defineConfig } from 'vitest/config';
 // By path: the testing package's index imports vitest, which a config file must not.
-import { serverTestFiles } from '../../packages/testing/src/server-gate.ts';
+import { serverTestFiles, testPostgresProbe } from '../../packages/testing/src/server-gate.ts';
 
 /** Test files that need Postgres and redis-server (the others are pure: the checkers, the history). */
 const NEEDS_SERVERS = /\.servers\.test\.ts$/;
@@ -14,14 +14,7 @@ export default defineConfig(async () => {
     what: '@writethrough/chaos',
     run: 'pnpm --filter @writethrough/chaos test',
     redis: true,
-    postgres: {
-      client: () =>
-        new pg.Client({
-          connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-          connectionTimeoutMillis: 3_000,
-        }),
-      where: process.env.DATABASE_URL ? 'DATABASE_URL' : '127.0.0.1:5432 database test',
-    },
+    postgres: testPostgresProbe(pg.Client),
   });
   return {
     test: {

@@ -2,8 +2,12 @@ import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { defineConfig } from 'vitest/config';
 // By path, as packages/express does: the package's index imports vitest, which a config file must not.
-import { missingServer as missing, serverTestFiles } from '../../packages/testing/src/server-gate.ts';
-import { chromiumPath, postgresUrl } from './test/servers.ts';
+import {
+  missingServer as missing,
+  serverTestFiles,
+  testPostgresProbe,
+} from '../../packages/testing/src/server-gate.ts';
+import { chromiumPath } from './test/servers.ts';
 
 /** Test files that need a Postgres server and Redis, and those that need Chromium. */
 const NEEDS_SERVERS = /\.servers\.test\.ts$/;
@@ -17,10 +21,7 @@ export default defineConfig(async () => {
     what: 'express-demo',
     run: RUN,
     redis: true,
-    postgres: {
-      client: () => new pg.Client({ connectionString: postgresUrl(), connectionTimeoutMillis: 3_000 }),
-      where: process.env.DATABASE_URL ? 'DATABASE_URL' : '127.0.0.1:5432 database test',
-    },
+    postgres: testPostgresProbe(pg.Client),
   });
   const browserFiles = files.filter((f) => NEEDS_BROWSER.test(f));
   if (browserFiles.length > 0 && chromiumPath() === undefined) {

@@ -2,8 +2,7 @@ import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { defineConfig } from 'vitest/config';
 // By path, as the other apps do: the package's index imports vitest, which a config file must not.
-import { serverTestFiles } from '../../packages/testing/src/server-gate.ts';
-import { postgresUrl } from './test/servers.ts';
+import { serverTestFiles, testPostgresProbe } from '../../packages/testing/src/server-gate.ts';
 
 export default defineConfig(async () => {
   // Test files that need a Postgres server and Redis.
@@ -13,10 +12,7 @@ export default defineConfig(async () => {
     what: 'nestjs-demo',
     run: 'pnpm --filter nestjs-demo test',
     redis: true,
-    postgres: {
-      client: () => new pg.Client({ connectionString: postgresUrl(), connectionTimeoutMillis: 3_000 }),
-      where: process.env.DATABASE_URL ? 'DATABASE_URL' : '127.0.0.1:5432 database test',
-    },
+    postgres: testPostgresProbe(pg.Client),
   });
   return {
     test: {

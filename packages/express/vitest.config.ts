@@ -2,8 +2,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { defineConfig } from 'vitest/config';
-import { serverTestFiles } from '../testing/src/server-gate.ts';
-import { postgresConfig, postgresDescription } from './test/server-config.ts';
+import { serverTestFiles, testPostgresProbe } from '../testing/src/server-gate.ts';
 
 export default defineConfig(async () => {
   // Test files that need a Postgres server and Redis (the others run on the in-memory adapters).
@@ -13,10 +12,7 @@ export default defineConfig(async () => {
     what: '@writethrough/express',
     run: 'pnpm --filter @writethrough/express test',
     redis: true,
-    postgres: {
-      client: () => new pg.Client({ ...postgresConfig(), connectionTimeoutMillis: 3_000 }),
-      where: postgresDescription(),
-    },
+    postgres: testPostgresProbe(pg.Client),
   });
   return {
     resolve: {

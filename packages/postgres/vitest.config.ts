@@ -2,8 +2,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { defineConfig } from 'vitest/config';
-import { serverTestFiles } from '../testing/src/server-gate.ts';
-import { serverConfig, serverDescription } from './test/server-config.ts';
+import { serverTestFiles, testPostgresProbe } from '../testing/src/server-gate.ts';
 
 export default defineConfig(async () => {
   // Test files that need a Postgres server (the others use PGlite or nothing, and always run).
@@ -12,10 +11,7 @@ export default defineConfig(async () => {
     pattern: /\.pg\.test\.ts$/,
     what: '@writethrough/postgres',
     run: 'pnpm --filter @writethrough/postgres test',
-    postgres: {
-      client: () => new pg.Client({ ...serverConfig(), connectionTimeoutMillis: 3_000 }),
-      where: serverDescription(),
-    },
+    postgres: testPostgresProbe(pg.Client),
   });
   return {
     resolve: {

@@ -4,13 +4,12 @@
  * `redis-server`; a namespace of its own): two instances share them.
  */
 import { randomBytes } from 'node:crypto';
-import { findRedis, type RedisTarget, waitFor } from '@writethrough/testing';
+import { findRedis, type RedisTarget, testPostgresUrl, waitFor } from '@writethrough/testing';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type DemoApp } from '../src/app.ts';
-import { postgresUrl } from './servers.ts';
 
 const schema = `wt_express_demo_${randomBytes(6).toString('hex')}`;
 const namespace = `wt-express-demo-${process.pid}-${randomBytes(4).toString('hex')}:`;
@@ -20,7 +19,13 @@ let b: DemoApp;
 
 beforeAll(async () => {
   target = await findRedis();
-  const options = { databaseUrl: postgresUrl(), schema, redisUrl: target.url, namespace, sampleMs: 60_000 };
+  const options = {
+    databaseUrl: testPostgresUrl(),
+    schema,
+    redisUrl: target.url,
+    namespace,
+    sampleMs: 60_000,
+  };
   a = await createApp({ ...options, instanceId: 'a', faults: true });
   b = await createApp({ ...options, instanceId: 'b' });
 });
@@ -34,7 +39,7 @@ afterAll(async () => {
     if (keys.length > 0) await cleaner.unlink(...keys);
   cleaner.disconnect();
   await target.stop();
-  const pool = new pg.Pool({ connectionString: postgresUrl() });
+  const pool = new pg.Pool({ connectionString: testPostgresUrl() });
   await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   await pool.end();
 });

@@ -10,7 +10,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { WriteThroughCache } from '@writethrough/core';
 import { getCacheToken } from '@writethrough/nestjs';
-import { findRedis, type RedisTarget, waitFor } from '@writethrough/testing';
+import { findRedis, type RedisTarget, testPostgresUrl, waitFor } from '@writethrough/testing';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import request from 'supertest';
@@ -19,7 +19,6 @@ import { AppModule } from '../src/app.module.ts';
 import type { DemoSettings } from '../src/config.ts';
 import { INFRASTRUCTURE, type Infrastructure } from '../src/infrastructure.ts';
 import type { User } from '../src/schemas.ts';
-import { postgresUrl } from './servers.ts';
 
 const schema = `wt_nestjs_demo_${randomBytes(6).toString('hex')}`;
 const namespace = `wt-nestjs-demo-${process.pid}-${randomBytes(4).toString('hex')}:`;
@@ -33,7 +32,7 @@ interface Instance {
 
 async function instance(instanceId: string): Promise<Instance> {
   const settings: DemoSettings = {
-    databaseUrl: postgresUrl(),
+    databaseUrl: testPostgresUrl(),
     redisUrl: target.url,
     schema,
     namespace,
@@ -65,7 +64,7 @@ afterAll(async () => {
     cleaner.disconnect();
     await target.stop();
   }
-  const pool = new pg.Pool({ connectionString: postgresUrl() });
+  const pool = new pg.Pool({ connectionString: testPostgresUrl() });
   await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   await pool.end();
 });

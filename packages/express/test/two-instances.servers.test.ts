@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createCache, type WriteThroughCache } from '@writethrough/core';
 import { migrate, postgresRecords } from '@writethrough/postgres';
 import { type RedisBus, redisBus, redisStore } from '@writethrough/redis';
-import { findRedis, freePort, type RedisTarget, waitFor } from '@writethrough/testing';
+import { findRedis, freePort, type RedisTarget, testPostgresConfig, waitFor } from '@writethrough/testing';
 import express, { type Express } from 'express';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -22,7 +22,6 @@ import {
   writeThroughRouter,
 } from '../src/index.ts';
 import type { User } from './helpers.ts';
-import { postgresConfig } from './server-config.ts';
 
 const schema = `wt_express_${randomBytes(6).toString('hex')}`;
 const namespace = `wt-express-${process.pid}-${randomBytes(4).toString('hex')}:`;
@@ -89,7 +88,7 @@ let a: Instance;
 let b: Instance;
 
 beforeAll(async () => {
-  pool = new pg.Pool({ ...postgresConfig(), max: 10 });
+  pool = new pg.Pool({ ...testPostgresConfig(), max: 10 });
   pool.on('error', () => {});
   await migrate(pool, { schema, table: 'users' });
   await migrate(pool, { schema, table: 'tags' });

@@ -19,7 +19,7 @@ import { Test } from '@nestjs/testing';
 import type { WriteThroughCache } from '@writethrough/core';
 import { migrate, postgresRecords } from '@writethrough/postgres';
 import { redisBus, redisStore } from '@writethrough/redis';
-import { findRedis, type RedisTarget, waitFor } from '@writethrough/testing';
+import { findRedis, type RedisTarget, testPostgresConfig, waitFor } from '@writethrough/testing';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import request from 'supertest';
@@ -31,7 +31,6 @@ import {
   WriteThroughInterceptor,
   WriteThroughModule,
 } from '../src/index.ts';
-import { postgresConfig } from './server-config.ts';
 
 interface User {
   name: string;
@@ -115,7 +114,7 @@ let a: Instance;
 let b: Instance;
 
 beforeAll(async () => {
-  pool = new pg.Pool({ ...postgresConfig(), max: 6 });
+  pool = new pg.Pool({ ...testPostgresConfig(), max: 6 });
   pool.on('error', () => {});
   await migrate(pool, { schema, table: 'users' });
   target = await findRedis();

@@ -4,11 +4,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
+import {
+  testPostgresConfig as serverConfig,
+  testPostgresWhere as serverDescription,
+} from '@writethrough/testing';
 import pg from 'pg';
 import { migrate, type PostgresRecordsOptions, postgresRecords } from '../src/index.ts';
-import { serverConfig } from './server-config.ts';
 
-export { serverConfig, serverDescription } from './server-config.ts';
+export { serverConfig, serverDescription };
 
 /** A fresh pool on the test server. */
 export function newPool(max = 10): pg.Pool {

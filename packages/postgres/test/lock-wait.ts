@@ -3,7 +3,7 @@
  * a poll of `pg_locks` until an actor's statement is waiting for a lock.
  */
 import pg from 'pg';
-import { serverConfig } from './server-config.ts';
+import { serverConfig } from './helpers.ts';
 
 /** A connected client of its own, with its backend pid. */
 export async function actor(): Promise<pg.Client & { pid: number }> {

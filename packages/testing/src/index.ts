@@ -72,4 +72,5 @@ export {
   startRedisServer,
   waitForRedis,
 } from './redis-server.js';
+export { testPostgresConfig, testPostgresProbe, testPostgresUrl, testPostgresWhere } from './server-gate.js';
 export { Rng, ZipfSampler } from './zipf.js';

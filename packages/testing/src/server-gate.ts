@@ -7,6 +7,44 @@
  */
 import { redisTestsAvailable } from './redis-server.js';
 
+/**
+ * The test Postgres: `DATABASE_URL`, else 127.0.0.1:5432 database `test` as `PGUSER` (default
+ * `postgres`). Settings for a `pg.Client`/`pg.Pool` (spread them to add options).
+ */
+export function testPostgresConfig():
+  | { connectionString: string }
+  | { host: string; port: number; database: string; user: string } {
+  const url = process.env.DATABASE_URL;
+  if (url) return { connectionString: url };
+  return { host: '127.0.0.1', port: 5432, database: 'test', user: process.env.PGUSER ?? 'postgres' };
+}
+
+/** The test Postgres as a URL (see `testPostgresConfig`). */
+export function testPostgresUrl(): string {
+  return process.env.DATABASE_URL || `postgres://${process.env.PGUSER ?? 'postgres'}@127.0.0.1:5432/test`;
+}
+
+/** Where the tests look for Postgres, for messages. */
+export function testPostgresWhere(): string {
+  return process.env.DATABASE_URL
+    ? 'DATABASE_URL'
+    : `127.0.0.1:5432 database test as ${process.env.PGUSER ?? 'postgres'}`;
+}
+
+/**
+ * The `postgres` option of `serverTestFiles` for the test Postgres, given `pg.Client` (passed in:
+ * this module imports no driver).
+ */
+export function testPostgresProbe(Client: new (config: Record<string, unknown>) => ProbeClient): {
+  client: () => ProbeClient;
+  where: string;
+} {
+  return {
+    client: () => new Client({ ...testPostgresConfig(), connectionTimeoutMillis: 3_000 }),
+    where: testPostgresWhere(),
+  };
+}
+
 /** Reports a missing server: throws with `CI=true`, else warns (the caller then skips the files). */
 export function missingServer(message: string): void {
   if (process.env.CI === 'true') throw new Error(`CI=true and ${message}`);
