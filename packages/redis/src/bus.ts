@@ -28,6 +28,7 @@ import {
 } from '@writethrough/core';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { Redis as RedisClient } from 'ioredis';
+import { bounded } from './bounded.js';
 
 /** A Redis connection the bus can use: an ioredis `Redis` or `Cluster`. */
 export type RedisBusClient = Redis | Cluster;
@@ -114,25 +115,6 @@ function connectionOptions(options: RedisOptions | undefined): RedisOptions & { 
 
 function isCluster(client: RedisBusClient): client is Cluster {
   return (client as { isCluster?: boolean }).isCluster === true;
-}
-
-/** Runs `promise` with a bound; rejects with `error()` when it does not settle in time. */
-function bounded<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  promise.catch(() => undefined);
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(error()), ms);
-    timer.unref?.();
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (cause) => {
-        clearTimeout(timer);
-        reject(cause);
-      },
-    );
-  });
 }
 
 /** The Redis pub/sub `InvalidationBus`. */

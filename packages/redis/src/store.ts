@@ -21,6 +21,7 @@ import {
   WriteThroughError,
 } from '@writethrough/core';
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import { bounded } from './bounded.js';
 import {
   checkKey,
   checkNamespace,
@@ -430,17 +431,7 @@ export class RedisStore implements CacheStore<string> {
     const lease = leaseArg(options);
     const tokens = keys.map(() => this.#token());
     const chunks = this.#chunks(keys);
-    const calls = chunks.map((chunk) => {
-      const redisKeyList: string[] = [];
-      const args: string[] = [];
-      for (const i of chunk) {
-        const k = redisKeys(this.namespace, keys[i]!);
-        redisKeyList.push(k.value, k.lease, k.mark);
-        args.push(tokens[i]!);
-      }
-      args.push(lease);
-      return { keys: redisKeyList, args };
-    });
+    const calls = this.#callsOf(keys, chunks, (i, args) => args.push(tokens[i]!), lease);
     const answers = await this.#runMany(SCRIPTS.getMany, calls);
     const results: Lookup<string>[] = new Array(keys.length);
     for (const [c, chunk] of chunks.entries()) {
@@ -453,6 +444,29 @@ export class RedisStore implements CacheStore<string> {
       }
     }
     return results;
+  }
+
+  /**
+   * The script calls of `chunks` (see `#chunks`): each call's KEYS the chunk's key triples, its ARGV
+   * each key's `argsOf(i)` in order, then `tail`.
+   */
+  #callsOf(
+    keys: readonly string[],
+    chunks: readonly number[][],
+    argsOf: (i: number, args: string[]) => void,
+    tail: string,
+  ): { keys: string[]; args: string[] }[] {
+    return chunks.map((chunk) => {
+      const redisKeyList: string[] = [];
+      const args: string[] = [];
+      for (const i of chunk) {
+        const k = redisKeys(this.namespace, keys[i]!);
+        redisKeyList.push(k.value, k.lease, k.mark);
+        argsOf(i, args);
+      }
+      args.push(tail);
+      return { keys: redisKeyList, args };
+    });
   }
 
   /**
@@ -483,8 +497,7 @@ export class RedisStore implements CacheStore<string> {
   }
 
   /**
-   * Runs a batched step: `script` once per chunk of `keys` (see `#chunks`), each call's KEYS the
-   * chunk's key triples and its ARGV the chunk's `argsOf(i)` in order, then `tail`. Bounded and
+   * Runs a batched step: `script` once per chunk of `keys` (see `#chunks` and `#callsOf`). Bounded and
    * guarded (deadline, reconnection epoch, server check) as one call, like a per-key step: a reply
    * is used only when every chunk answered on the connection the call began on.
    */
@@ -496,18 +509,7 @@ export class RedisStore implements CacheStore<string> {
   ): Promise<{ chunks: number[][]; answers: unknown[] }> {
     const send = async () => {
       const chunks = this.#chunks(keys);
-      const calls = chunks.map((chunk) => {
-        const redisKeyList: string[] = [];
-        const args: string[] = [];
-        for (const i of chunk) {
-          const k = redisKeys(this.namespace, keys[i]!);
-          redisKeyList.push(k.value, k.lease, k.mark);
-          argsOf(i, args);
-        }
-        args.push(tail);
-        return { keys: redisKeyList, args };
-      });
-      return { chunks, answers: await this.#runMany(script, calls) };
+      return { chunks, answers: await this.#runMany(script, this.#callsOf(keys, chunks, argsOf, tail)) };
     };
     const first = keys[0];
     return this.#bounded(this.connected ? send() : this.#enterThen(first, send), first, script.name);
@@ -726,12 +728,12 @@ export class RedisStore implements CacheStore<string> {
     if (client.status === 'end') return;
     const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
     try {
-      if (client.status === 'ready') await withTimeout(client.quit(), this.#timeoutMs);
+      if (client.status === 'ready') await bounded(client.quit(), this.#timeoutMs, noAnswer(this.#timeoutMs));
       else client.disconnect();
     } catch {
       client.disconnect();
     }
-    await withTimeout(ended, this.#timeoutMs).catch(() => {});
+    await bounded(ended, this.#timeoutMs, noAnswer(this.#timeoutMs)).catch(() => {});
   }
 
   #listen(target: NodeJS.EventEmitter, event: string, listener: Listener): void {
@@ -856,7 +858,7 @@ export class RedisStore implements CacheStore<string> {
         pipeline.info('server');
         for (const script of Object.values(SCRIPTS)) pipeline.script('LOAD', script.lua);
         if (this.#detectRestarts) pipeline.get(this.#markerKey(address));
-        const replies = (await withTimeout(pipeline.exec(), this.#timeoutMs)) ?? [];
+        const replies = (await bounded(pipeline.exec(), this.#timeoutMs, noAnswer(this.#timeoutMs))) ?? [];
         const [error, info] = replies[0] ?? [new Error('no reply to INFO')];
         if (error) throw error;
         const runId = /^run_id:(\S+)/m.exec(String(info))?.[1];
@@ -894,7 +896,11 @@ export class RedisStore implements CacheStore<string> {
       nodes.map(async ([address, node]) => {
         const runId = current.get(address)!;
         if (marked.get(address) !== runId) {
-          await withTimeout(node.set(this.#markerKey(address), runId), this.#timeoutMs);
+          await bounded(
+            node.set(this.#markerKey(address), runId),
+            this.#timeoutMs,
+            noAnswer(this.#timeoutMs),
+          );
         }
       }),
     );
@@ -1266,25 +1272,14 @@ function positiveFinite(name: string, value: number): number {
   return value;
 }
 
+/** The error of a call that got no answer within `ms`. */
+function noAnswer(ms: number): () => Error {
+  return () => new Error(`no answer within ${ms} ms`);
+}
+
 function positiveInteger(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new InvalidArgumentError(`${name} must be an integer >= 1, got ${describe(value)}`);
   }
   return value;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }
