@@ -27,7 +27,7 @@ export function randomSchema(): string {
 }
 
 /** A schema of its own on the test server: created and migrated by `setup`, dropped by `teardown`. */
-export function serverSchema(options: { table?: string } = {}) {
+export function serverSchema(options: { table?: string; migrate?: boolean } = {}) {
   const schema = randomSchema();
   const table = options.table ?? 'records';
   let pool: pg.Pool | undefined;
@@ -38,9 +38,11 @@ export function serverSchema(options: { table?: string } = {}) {
       if (pool === undefined) throw new Error('serverSchema: setup() was not called');
       return pool;
     },
+    /** Creates the schema, and migrates `table` in it unless `migrate: false`. */
     async setup(): Promise<void> {
       pool = newPool();
-      await migrate(pool, { schema, table });
+      if (options.migrate === false) await pool.query(`CREATE SCHEMA "${schema}"`);
+      else await migrate(pool, { schema, table });
     },
     async teardown(): Promise<void> {
       if (pool === undefined) return;

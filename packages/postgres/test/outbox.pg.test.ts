@@ -14,32 +14,23 @@ import { findRedis, type RedisTarget, randomKey } from '@writethrough/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, outboxRelay, postgresRecords } from '../src/index.ts';
-import { newPool, randomSchema, serverConfig } from './helpers.ts';
+import { serverConfig, serverSchema } from './helpers.ts';
 import { outboxTests } from './outbox-shared.ts';
 
-const schema = randomSchema();
-let pool: pg.Pool;
-beforeAll(async () => {
-  pool = newPool();
-  await pool.query(`CREATE SCHEMA "${schema}"`);
-});
-afterAll(async () => {
-  try {
-    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await pool.end();
-  }
-});
+const server = serverSchema({ migrate: false });
+const { schema } = server;
+beforeAll(server.setup);
+afterAll(server.teardown);
 
 describe('outbox on a Postgres server (pg.Pool)', () => {
-  outboxTests(() => ({ client: pool, schema }));
+  outboxTests(() => ({ client: server.pool, schema }));
 });
 
 describe('outbox relay: one leader at a time', () => {
   it('only the relay holding the advisory lock applies rows; when its session dies another takes over', async () => {
     const table = 'leader';
-    await migrate(pool, { schema, table, outbox: true });
-    const records = postgresRecords<number>({ client: pool, schema, table, outbox: true });
+    await migrate(server.pool, { schema, table, outbox: true });
+    const records = postgresRecords<number>({ client: server.pool, schema, table, outbox: true });
     const applied: string[] = [];
     const relays = [1, 2].map((n) =>
       outboxRelay({
@@ -60,7 +51,7 @@ describe('outbox relay: one leader at a time', () => {
       expect(applied).toEqual(['1:a', '1:b']);
 
       // The leader's session dies: its lock goes with it.
-      const killed = await pool.query(
+      const killed = await server.pool.query(
         'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1',
         [`wt-relay-test-${schema}-1`],
       );
@@ -78,7 +69,7 @@ describe('outbox relay: one leader at a time', () => {
       await Promise.all(relays.map((r) => r.close()));
     }
     // close() released the relays' sessions.
-    const left = await pool.query(
+    const left = await server.pool.query(
       'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE $1',
       [`wt-relay-test-${schema}-%`],
     );
@@ -125,8 +116,8 @@ describe('R3b: a writer that crashes after its commit', () => {
 
   it('leaves the old value in Redis (cut off from it, it could not mark the key) until the relay applies its row', async () => {
     const table = 'crash';
-    await migrate(pool, { schema, table, outbox: true });
-    const records = postgresRecords<string>({ client: pool, schema, table, outbox: true });
+    await migrate(server.pool, { schema, table, outbox: true });
+    const records = postgresRecords<string>({ client: server.pool, schema, table, outbox: true });
     const namespace = `wt-crash-${randomKey('ns')}:`;
     const key = randomKey('crash');
     const reader = () =>

@@ -5,35 +5,25 @@
  * (SKIP LOCKED), and, when made to wait for it, rechecks the tombstone condition on the committed
  * row (EvalPlanQual) and leaves it.
  */
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purgeStatement, purgeTombstones } from '../src/purge.ts';
-import { newPool, randomSchema } from './helpers.ts';
+import { serverSchema } from './helpers.ts';
 import { actor, tracked, waitingFor } from './lock-wait.ts';
 import { type PurgeMode, purgeTable, purgeTests } from './purge-shared.ts';
 
 const HOUR = 3_600_000;
-const schema = randomSchema();
-let pool: pg.Pool;
-beforeAll(async () => {
-  pool = newPool();
-  await pool.query(`CREATE SCHEMA "${schema}"`);
-});
-afterAll(async () => {
-  try {
-    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await pool.end();
-  }
-});
+const server = serverSchema({ migrate: false });
+const { schema } = server;
+beforeAll(server.setup);
+afterAll(server.teardown);
 
 describe('purgeTombstones on a Postgres server (pg.Pool)', () => {
-  purgeTests(() => ({ client: pool, schema }));
+  purgeTests(() => ({ client: server.pool, schema }));
 });
 
 /** Two old tombstones, `k` (the contended key) and `j` (a bystander), and a writer B on a connection of its own. */
 async function contended(mode: PurgeMode) {
-  const t = await purgeTable(pool, schema, mode);
+  const t = await purgeTable(server.pool, schema, mode);
   const store = t.store();
   for (const key of ['k', 'j']) await store.set(key, { n: 1 });
   const kDeleted = await store.delete('k');
@@ -45,7 +35,7 @@ async function contended(mode: PurgeMode) {
 
 describe('purgeTombstones against a concurrent writer of the same key', () => {
   it('works through a pg.Client', async () => {
-    const t = await purgeTable(pool, schema, 'key/value');
+    const t = await purgeTable(server.pool, schema, 'key/value');
     await t.store().set('a', { n: 1 });
     await t.store().delete('a');
     await t.age(['a'], 2 * HOUR);
@@ -66,12 +56,16 @@ describe('purgeTombstones against a concurrent writer of the same key', () => {
         const redeleted = await storeB.delete('k');
         expect(recreated.version).toBeGreaterThan(kDeleted.version);
         // B still holds the row: the purge answers without waiting for it, with the bystander only.
-        expect(await purgeTombstones(pool, { ...t.options, olderThanMs: HOUR })).toEqual({ purged: 1 });
+        expect(await purgeTombstones(server.pool, { ...t.options, olderThanMs: HOUR })).toEqual({
+          purged: 1,
+        });
         await b.query('COMMIT');
         expect(await t.tombstoneKeys()).toEqual(['k']);
         expect(await store.get('k')).toEqual({ found: false, version: redeleted.version });
         // The new tombstone is young: not purged.
-        expect(await purgeTombstones(pool, { ...t.options, olderThanMs: HOUR })).toEqual({ purged: 0 });
+        expect(await purgeTombstones(server.pool, { ...t.options, olderThanMs: HOUR })).toEqual({
+          purged: 0,
+        });
       } finally {
         await b.end();
       }
@@ -83,7 +77,7 @@ describe('purgeTombstones against a concurrent writer of the same key', () => {
     try {
       await b.query('BEGIN');
       const recreated = await storeB.set('k', { n: 2 });
-      expect(await purgeTombstones(pool, { ...t.options, olderThanMs: HOUR })).toEqual({ purged: 1 });
+      expect(await purgeTombstones(server.pool, { ...t.options, olderThanMs: HOUR })).toEqual({ purged: 1 });
       await b.query('COMMIT');
       expect(await store.get('k')).toEqual({ found: true, value: { n: 2 }, version: recreated.version });
       expect(recreated.version).toBeGreaterThan(kDeleted.version);
@@ -98,7 +92,7 @@ describe('purgeTombstones against a concurrent writer of the same key', () => {
     try {
       await b.query('BEGIN');
       const recreated = await storeB.set('k', { n: 2 });
-      expect(await purgeTombstones(pool, { ...t.options, olderThanMs: HOUR })).toEqual({ purged: 2 });
+      expect(await purgeTombstones(server.pool, { ...t.options, olderThanMs: HOUR })).toEqual({ purged: 2 });
       await b.query('COMMIT');
       expect(await store.get('k')).toEqual({ found: true, value: { n: 2 }, version: recreated.version });
       expect(recreated.version).toBeGreaterThan(kDeleted.version);
@@ -130,7 +124,7 @@ describe('purgeTombstones against a concurrent writer of the same key', () => {
             ? { found: true, value: { n: 2 }, version: written.version }
             : { found: false, version: (await storeB.delete('k')).version };
         const purge = tracked(p.query(waiting, [HOUR, 1000]));
-        expect(await waitingFor(pool, p.pid, purge.settled)).toBe('transactionid');
+        expect(await waitingFor(server.pool, p.pid, purge.settled)).toBe('transactionid');
         await b.query('COMMIT');
         const { rows } = await purge.promise;
         expect(rows, 'only the bystander was purged').toEqual([{ purged: 1 }]);
@@ -143,7 +137,7 @@ describe('purgeTombstones against a concurrent writer of the same key', () => {
   }
 
   it('concurrent purges share the work: every old tombstone purged exactly once', async () => {
-    const t = await purgeTable(pool, schema, 'key/value');
+    const t = await purgeTable(server.pool, schema, 'key/value');
     const store = t.store();
     const keys = Array.from({ length: 60 }, (_, i) => `c${i}`);
     await store.setMany(keys.map((key) => ({ key, value: { n: 1 } })));
@@ -151,7 +145,7 @@ describe('purgeTombstones against a concurrent writer of the same key', () => {
     await t.age(keys, 2 * HOUR);
     const results = await Promise.all(
       Array.from({ length: 4 }, () =>
-        purgeTombstones(pool, { ...t.options, olderThanMs: HOUR, batchSize: 7 }),
+        purgeTombstones(server.pool, { ...t.options, olderThanMs: HOUR, batchSize: 7 }),
       ),
     );
     expect(results.reduce((sum, r) => sum + r.purged, 0)).toBe(60);
