@@ -284,6 +284,11 @@ function pickKey(rng: Rng): string {
   return config!.zipfKeys[zipf.rankOf(rng.nextDouble())]!;
 }
 
+/** Writes an operation's invoke line (before the call starts); `at` defaults to now. */
+function invoked(id: string, client: number, key: string, op: object, at = now()): void {
+  history.line({ ev: 'invoke', id, instance, incarnation, client, key, invoke: at, ...op });
+}
+
 function complete(
   id: string,
   outcome: Outcome,
@@ -302,17 +307,7 @@ function complete(
 
 /** One read through `getEntry`, recorded; returns the version seen (undefined for absent or failed). */
 async function doRead(id: string, client: number, key: string): Promise<number | undefined> {
-  history.line({
-    ev: 'invoke',
-    id,
-    instance,
-    incarnation,
-    client,
-    key,
-    invoke: now(),
-    type: 'read',
-    tier: 'other',
-  });
+  invoked(id, client, key, { type: 'read', tier: 'other' });
   const context: OpContext = { id, l1Hit: false };
   try {
     const entry = await als.run(context, () => cache.getEntry(key));
@@ -349,14 +344,7 @@ async function runClient(client: number): Promise<void> {
       } else if (r < 0.75 || (r >= 0.85 && r < 0.9)) {
         const cas = r >= 0.85;
         const ifVersion = cas ? (seen.get(key) ?? 0) : undefined;
-        history.line({
-          ev: 'invoke',
-          id,
-          instance,
-          incarnation,
-          client,
-          key,
-          invoke: now(),
+        invoked(id, client, key, {
           type: 'write',
           kind: cas ? 'cas' : 'set',
           ...(ifVersion === undefined ? {} : { ifVersion }),
@@ -372,17 +360,7 @@ async function runClient(client: number): Promise<void> {
           complete(id, writeOutcome(error), { error });
         }
       } else if (r < 0.85) {
-        history.line({
-          ev: 'invoke',
-          id,
-          instance,
-          incarnation,
-          client,
-          key,
-          invoke: now(),
-          type: 'write',
-          kind: 'delete',
-        });
+        invoked(id, client, key, { type: 'write', kind: 'delete' });
         try {
           const { version, deleted } = await cache.delete(key);
           history.line({ ev: 'complete', id, complete: now(), outcome: 'ok', version, deleted });
@@ -401,18 +379,7 @@ async function runClient(client: number): Promise<void> {
         const ids = keys.map((_, i) => `${id}.${i}`);
         const invoke = now();
         keys.forEach((k, i) => {
-          history.line({
-            ev: 'invoke',
-            id: ids[i],
-            instance,
-            incarnation,
-            client,
-            key: k,
-            invoke,
-            type: 'write',
-            kind: 'many',
-            txn: id,
-          });
+          invoked(ids[i]!, client, k, { type: 'write', kind: 'many', txn: id }, invoke);
         });
         try {
           const result = await cache.setMany(keys.map((k, i) => ({ key: k, value: { w: ids[i]! } })));
@@ -471,17 +438,7 @@ function dumpEntry(key: string): TierEntryDump | undefined {
 
 async function poison(key: string, id: string): Promise<PoisonResult> {
   const invoke = now();
-  history.line({
-    ev: 'invoke',
-    id,
-    instance,
-    incarnation,
-    client: config!.clients,
-    key,
-    invoke,
-    type: 'write',
-    kind: 'set',
-  });
+  invoked(id, config!.clients, key, { type: 'write', kind: 'set' }, invoke);
   try {
     const { version } = await cache.set(key, { w: id });
     const done = now();
